@@ -499,7 +499,7 @@ int dk_oob_format(const struct dk_oob_msg *m, char *out, size_t cap, size_t *len
     if (!out || cap == 0)
         return DK_ENOSPC;
     struct dk_buf b;
-    dk_buf_init(&b, out, cap - 1); /* keep room for the NUL */
+    dk_buf_init(&b, out, cap); /* the final printf keeps room for the NUL */
     dk_buf_printf(&b, "%02d;EP:", DK_OOB_VERSION);
     put_escaped(&b, m->endpoint);
     dk_buf_put_str(&b, ";T:");
