@@ -33,7 +33,9 @@ int dk_store_check_header(const uint8_t *in, size_t len, uint8_t kind, size_t tr
                           const uint8_t **payload, size_t *payload_len, const char **why)
 {
     size_t m = len < 4 ? len : 4;
-    if (m == 0 || memcmp(in, DK_STORE_MAGIC, m) != 0)
+    if (len == 0)
+        return refuse(why, "empty file", DK_ECORRUPT);
+    if (memcmp(in, DK_STORE_MAGIC, m) != 0)
         return refuse(why, "not a duckling store file (bad magic)", DK_EPARSE);
     if (len < DK_STORE_HEADER_LEN)
         return refuse(why, "truncated file (header incomplete)", DK_ECORRUPT);
