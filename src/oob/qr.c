@@ -141,28 +141,36 @@ static void png_warning_cb(png_structp png, png_const_charp msg)
     (void)msg;
 }
 
-static bool caption_dark(const struct layout *l, const char *caption, int x, int y)
+static void clear_run(png_bytep row, int x, int n)
 {
-    int top = l->side + l->scale; /* half the gap above the first line */
-    if (y < top || x < l->margin)
-        return false;
-    size_t line = (size_t)((y - top) / l->line_h);
-    int row = (y - top) % l->line_h / l->glyph - 2; /* two dots of leading */
-    size_t col = (size_t)((x - l->margin) / (6 * l->glyph));
-    int dot = (x - l->margin) % (6 * l->glyph) / l->glyph;
-    if (line >= l->lines || col >= l->lens[line] || row < 0 || row >= DK_FONT_H ||
-        dot >= DK_FONT_W)
-        return false;
-    const uint8_t *g = dk_font_glyph(caption[l->starts[line] + col]);
-    return g[row] >> (DK_FONT_W - 1 - dot) & 1;
+    for (int i = x; i < x + n; i++)
+        row[i / 8] &= (png_byte) ~(0x80 >> (i % 8)); /* 0 = black */
 }
 
-static bool pixel_dark(const struct dk_qr *qr, const struct layout *l, const char *caption, int x,
-                       int y)
+static void draw_code_row(const struct dk_qr *qr, const struct layout *l, int y, png_bytep row)
 {
-    if (y < l->side)
-        return dk_qr_dark(qr, x / l->scale - DK_QR_QUIET, y / l->scale - DK_QR_QUIET);
-    return caption_dark(l, caption, x, y);
+    int my = y / l->scale - DK_QR_QUIET;
+    for (int mx = 0; mx < qr->width; mx++)
+        if (dk_qr_dark(qr, mx, my))
+            clear_run(row, (mx + DK_QR_QUIET) * l->scale, l->scale);
+}
+
+static void draw_caption_row(const struct layout *l, const char *caption, int y, png_bytep row)
+{
+    int top = l->side + l->scale; /* half the gap above the first line */
+    if (y < top)
+        return;
+    size_t line = (size_t)((y - top) / l->line_h);
+    int dot_row = (y - top) % l->line_h / l->glyph - 2; /* two dots of leading */
+    if (line >= l->lines || dot_row < 0 || dot_row >= DK_FONT_H)
+        return;
+    for (size_t col = 0; col < l->lens[line]; col++) {
+        uint8_t bits = dk_font_glyph(caption[l->starts[line] + col])[dot_row];
+        int x0 = l->margin + (int)col * 6 * l->glyph;
+        for (int dot = 0; dot < DK_FONT_W; dot++)
+            if (bits >> (DK_FONT_W - 1 - dot) & 1)
+                clear_run(row, x0 + dot * l->glyph, l->glyph);
+    }
 }
 
 int dk_qr_png(const struct dk_qr *qr, int scale, const char *caption, struct dk_buf *out)
@@ -199,9 +207,10 @@ int dk_qr_png(const struct dk_qr *qr, int scale, const char *caption, struct dk_
         png_error(png, "out of memory");
     for (int y = 0; y < l.height; y++) {
         memset(row, 0xff, stride); /* 1 = white in 1-bit grayscale */
-        for (int x = 0; x < l.side; x++)
-            if (pixel_dark(qr, &l, caption, x, y))
-                row[x / 8] &= (png_byte) ~(0x80 >> (x % 8));
+        if (y < l.side)
+            draw_code_row(qr, &l, y, row);
+        else
+            draw_caption_row(&l, caption, y, row);
         png_write_row(png, row);
     }
     png_write_end(png, info);
