@@ -32,7 +32,7 @@ int dk_store_put_record(struct dk_buf *b, uint16_t type, const void *value, size
 /* Reads the next record; returns 0, DK_ENOTFOUND at the clean end, DK_EPARSE. */
 int dk_store_next_record(struct dk_rd *r, uint16_t *type, const uint8_t **value, size_t *len);
 
-/* Files. path_of joins dir and name; returns 0 or DK_EINVAL (too long). */
+/* Files. dk_store_path joins dir and name; returns 0 or DK_EINVAL (too long). */
 int dk_store_path(char *out, size_t cap, const char *dir, const char *name);
 /* Atomic replace of dir/name with mode 0600. Returns 0 or DK_EIO. */
 int dk_store_file_write(const char *dir, const char *name, const uint8_t *data, size_t len);

@@ -301,7 +301,7 @@ int dk_store_ops_load(const char *dir, const struct dk_alloc *alloc, struct dk_s
     if (rc == DK_ENOTFOUND)
         rc = refuse(why, "device key is missing (operational store cannot be decrypted)",
                     DK_ECORRUPT);
-    else if (rc == DK_EPARSE || rc == DK_EVERSION)
+    else if (rc == DK_EPARSE || rc == DK_EVERSION || rc == DK_ECORRUPT)
         rc = refuse(why, "device key file is damaged", DK_ECORRUPT);
     if (rc == 0)
         rc = open_records(ops, image, len, key, why);

@@ -517,7 +517,12 @@ static void test_ops_files_and_wipe(void **state)
     write_file("operational.store", old, old_len);
     assert_int_equal(dk_store_ops_load(dir, NULL, &ops, &why), DK_ECORRUPT);
 
-    /* A damaged key file blocks saving until a wipe. */
+    /* A damaged key file: loading says so; saving is blocked until a wipe. */
+    n = read_file("device.key", buf, sizeof buf);
+    buf[20] ^= 1;
+    write_file("device.key", buf, n);
+    assert_int_equal(dk_store_ops_load(dir, NULL, &ops, &why), DK_ECORRUPT);
+    assert_string_equal(why, "device key file is damaged");
     write_file("device.key", (const uint8_t *)"DKST", 4);
     assert_int_equal(dk_store_ops_save(dir, recs, 2, &rng), DK_ECORRUPT);
     assert_int_equal(dk_store_ops_wipe(dir), 0);
