@@ -117,11 +117,19 @@ int dk_dtls_session_new(struct dk_dtls_session **out, const struct dk_dtls_confi
     return dk_dtls_session_new_hello(out, cfg, peer, now, NULL);
 }
 
-int dk_dtls_session_recv(struct dk_dtls_session *s, const uint8_t *dgram, size_t len,
-                         dk_time_t now)
+static int note_error(struct dk_dtls_session *s, int rc)
+{
+    if (rc < 0 && !s->error && dk_err_is_fatal(rc))
+        s->error = rc;
+    else if (rc == DK_ETIMEDOUT && !s->error)
+        s->error = rc;
+    return rc;
+}
+
+int dk_dtls_session_recv(struct dk_dtls_session *s, const uint8_t *dgram, size_t len, dk_time_t now)
 {
     s->last_activity = now;
-    return s->cfg->backend->recv(s, dgram, len, now);
+    return note_error(s, s->cfg->backend->recv(s, dgram, len, now));
 }
 
 int dk_dtls_session_read(struct dk_dtls_session *s, uint8_t *buf, size_t cap)
@@ -129,8 +137,7 @@ int dk_dtls_session_read(struct dk_dtls_session *s, uint8_t *buf, size_t cap)
     return s->cfg->backend->read(s, buf, cap);
 }
 
-int dk_dtls_session_write(struct dk_dtls_session *s, const uint8_t *data, size_t len,
-                          dk_time_t now)
+int dk_dtls_session_write(struct dk_dtls_session *s, const uint8_t *data, size_t len, dk_time_t now)
 {
     if (s->state != DK_DTLS_CONNECTED)
         return DK_ESTATE;
@@ -150,7 +157,12 @@ dk_time_t dk_dtls_session_deadline(const struct dk_dtls_session *s)
 
 int dk_dtls_session_tick(struct dk_dtls_session *s, dk_time_t now)
 {
-    return s->cfg->backend->tick(s, now);
+    return note_error(s, s->cfg->backend->tick(s, now));
+}
+
+int dk_dtls_session_error(const struct dk_dtls_session *s)
+{
+    return s->error;
 }
 
 int dk_dtls_session_close(struct dk_dtls_session *s, dk_time_t now)
