@@ -51,15 +51,15 @@ enum dk_dtls_mode {
 
 /* What the handshake proved about the peer. */
 struct dk_dtls_peer_info {
-    enum dk_dtls_mode mode;  /* the mode that was negotiated */
-    uint16_t cipher_suite;   /* IANA number, e.g. 0xC0A8 */
-    size_t psk_identity_len; /* PSK: the identity the peer presented */
+    enum dk_dtls_mode mode;   /* the mode that was negotiated */
+    uint16_t cipher_suite;    /* IANA number, e.g. 0xC0A8 */
+    size_t psk_identity_len;  /* PSK: the identity the peer presented */
     uint8_t psk_identity[DK_DTLS_PSK_ID_MAX];
-    bool has_cert; /* CERT: SHA-256 of the peer's DER certificate */
+    bool has_cert;            /* CERT: SHA-256 of the peer's DER certificate */
     uint8_t cert_sha256[32];
-    bool has_spki; /* CERT and RPK: SHA-256 of its DER SubjectPublicKeyInfo */
+    bool has_spki;            /* CERT and RPK: SHA-256 of its DER SubjectPublicKeyInfo */
     uint8_t spki_sha256[32];
-    char cert_cn[65]; /* CERT: subject CN, "" when none */
+    char cert_cn[65];         /* CERT: subject CN, "" when none */
 };
 
 /* Server, PSK: fill key (at most key_cap bytes) for the presented identity and
@@ -120,8 +120,8 @@ struct dk_dtls_params {
     dk_time_t retrans_max_ms;
     uint16_t mtu; /* 0: DK_DTLS_MTU_DEFAULT */
 
-    struct dk_rng *rng;           /* required */
-    const struct dk_log *log;     /* may be NULL */
+    struct dk_rng *rng;          /* required */
+    const struct dk_log *log;    /* may be NULL */
     const struct dk_alloc *alloc; /* NULL: dk_alloc_default() */
 };
 

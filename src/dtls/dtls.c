@@ -117,16 +117,16 @@ int dk_dtls_session_new(struct dk_dtls_session **out, const struct dk_dtls_confi
     return dk_dtls_session_new_hello(out, cfg, peer, now, NULL);
 }
 
+/* Remembers what ended the session, for dk_dtls_session_error(). */
 static int note_error(struct dk_dtls_session *s, int rc)
 {
-    if (rc < 0 && !s->error && dk_err_is_fatal(rc))
-        s->error = rc;
-    else if (rc == DK_ETIMEDOUT && !s->error)
+    if (!s->error && (dk_err_is_fatal(rc) || rc == DK_ETIMEDOUT))
         s->error = rc;
     return rc;
 }
 
-int dk_dtls_session_recv(struct dk_dtls_session *s, const uint8_t *dgram, size_t len, dk_time_t now)
+int dk_dtls_session_recv(struct dk_dtls_session *s, const uint8_t *dgram, size_t len,
+                         dk_time_t now)
 {
     s->last_activity = now;
     return note_error(s, s->cfg->backend->recv(s, dgram, len, now));
@@ -137,7 +137,8 @@ int dk_dtls_session_read(struct dk_dtls_session *s, uint8_t *buf, size_t cap)
     return s->cfg->backend->read(s, buf, cap);
 }
 
-int dk_dtls_session_write(struct dk_dtls_session *s, const uint8_t *data, size_t len, dk_time_t now)
+int dk_dtls_session_write(struct dk_dtls_session *s, const uint8_t *data, size_t len,
+                          dk_time_t now)
 {
     if (s->state != DK_DTLS_CONNECTED)
         return DK_ESTATE;
