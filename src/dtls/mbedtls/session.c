@@ -36,6 +36,7 @@ struct mb_sess {
     bool peer_checked;
     bool cert_suite;
     bool alert_sent; /* we (or mbedTLS for us) sent an alert */
+    int last_ret;    /* mbedTLS's code behind the last failure, for the log */
     struct dq tx;    /* datagrams to send */
     struct dq app;   /* application records received */
     uint64_t app_dropped;
@@ -248,6 +249,7 @@ static bool error_is_auth(int ret)
 
 static int map_error(struct mb_sess *m, int ret)
 {
+    m->last_ret = ret;
     bool handshaking = m->s->state == DK_DTLS_HANDSHAKING;
     switch (ret) {
     case MBEDTLS_ERR_SSL_ALLOC_FAILED:
@@ -267,8 +269,16 @@ static int map_error(struct mb_sess *m, int ret)
 
 static int fail(struct mb_sess *m, int rc)
 {
-    m->s->state =
-        rc == DK_ECLOSED && m->s->state == DK_DTLS_CONNECTED ? DK_DTLS_CLOSED : DK_DTLS_FAILED;
+    struct dk_dtls_session *s = m->s;
+    const struct dk_log *log = s->cfg->p.log;
+    if (DK_LOG_ENABLED(log, DK_LOG_INFO)) {
+        char peer[DK_ADDR_STRLEN];
+        dk_info(log, "dtls", "session with %s %s: %s (mbedTLS -0x%04x)",
+                dk_addr_format(&s->peer, peer, sizeof peer),
+                s->state == DK_DTLS_HANDSHAKING ? "failed in the handshake" : "ended",
+                dk_strerror(rc), (unsigned)-m->last_ret);
+    }
+    s->state = rc == DK_ECLOSED && s->state == DK_DTLS_CONNECTED ? DK_DTLS_CLOSED : DK_DTLS_FAILED;
     return rc;
 }
 
@@ -375,6 +385,7 @@ static int handshake_steps(struct mb_sess *m)
             m->peer_checked = true;
             int alert = judge_peer(m);
             if (alert) {
+                m->last_ret = 0;
                 mbedtls_ssl_send_alert_message(&m->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
                                                (unsigned char)alert);
                 return DK_EAUTH;
@@ -397,6 +408,13 @@ static void became_connected(struct mb_sess *m)
     s->info.mode =
         cs && cs->key_exchange == MBEDTLS_KEY_EXCHANGE_PSK ? DK_DTLS_MODE_PSK : DK_DTLS_MODE_CERT;
     s->state = DK_DTLS_CONNECTED;
+    const struct dk_log *log = s->cfg->p.log;
+    if (DK_LOG_ENABLED(log, DK_LOG_DEBUG)) {
+        char peer[DK_ADDR_STRLEN];
+        dk_debug(log, "dtls", "session with %s connected: %s",
+                 dk_addr_format(&s->peer, peer, sizeof peer),
+                 mbedtls_ssl_get_ciphersuite_name(suite));
+    }
 }
 
 /* Moves every complete application record into the app queue. A record

@@ -166,12 +166,28 @@ static void test_psk_handshake_survives_loss(void **state)
     }
 }
 
+struct captured {
+    int lines;
+    char last[1024];
+};
+
+static void capture(void *user, enum dk_log_level level, const char *module, const char *msg)
+{
+    (void)level, (void)module;
+    struct captured *c = user;
+    c->lines++;
+    snprintf(c->last, sizeof c->last, "%s", msg);
+}
+
 static void test_wrong_psk_fails_on_both_sides(void **state)
 {
     static const uint8_t wrong[16] = {0x12};
+    struct captured cap = {0};
+    struct dk_log log = {capture, &cap, DK_LOG_DEBUG};
     struct link l;
     link_init(&l, pairing_of(state), DK_DTLS_MODE_PSK);
     l.cp.psk = wrong;
+    l.sp.log = &log;
     assert_int_equal(link_start(&l), 0);
     assert_true(link_run(&l, link_settled, 120000));
     assert_int_equal(dk_dtls_session_state(l.cli), DK_DTLS_FAILED);
@@ -180,6 +196,9 @@ static void test_wrong_psk_fails_on_both_sides(void **state)
     assert_int_equal(l.srv_err, DK_EAUTH);
     assert_int_equal(l.srv.stats.handshakes_failed, 1);
     assert_int_equal(l.srv.count, 0);
+    assert_true(cap.lines >= 1); /* the server said why, naming the peer */
+    assert_non_null(strstr(cap.last, "10.0.0.2:40000"));
+    assert_non_null(strstr(cap.last, dk_strerror(DK_EAUTH)));
     link_free(&l);
 }
 
