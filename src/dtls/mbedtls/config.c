@@ -175,6 +175,9 @@ static int setup_conf(struct dk_mb_conf *mc, const struct dk_dtls_params *p)
      * ticket extension costs bytes in every ClientHello. */
     mbedtls_ssl_conf_session_tickets(&mc->conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
     mbedtls_ssl_conf_renegotiation(&mc->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+    /* Every suite we offer is an AEAD: encrypt-then-MAC would only add an
+     * extension to each hello. */
+    mbedtls_ssl_conf_encrypt_then_mac(&mc->conf, MBEDTLS_SSL_ETM_DISABLED);
     if (p->role == DK_DTLS_SERVER)
         mbedtls_ssl_conf_dtls_cookies(&mc->conf, cookie_write_never, cookie_accept, NULL);
     int rc = setup_psk(mc, p);

@@ -91,7 +91,10 @@ static void test_psk_handshake_data_and_close(void **state)
     printf("[ figures ] %s PSK handshake: %llu datagrams, %llu bytes (cookie exchange included)\n",
            pairing_of(state)->name, (unsigned long long)l.net.sent,
            (unsigned long long)l.net.bytes_sent);
-    assert_int_equal(l.net.sent, 6); /* CH, HVR, CH, SH..SHD, CKE..Fin, CCS..Fin */
+    /* CH, HVR, CH, SH..SHD, CKE..Fin, CCS..Fin; other backends may split flights. */
+    if (pairing_of(state)->client == dk_dtls_backend_mbedtls &&
+        pairing_of(state)->server == dk_dtls_backend_mbedtls)
+        assert_int_equal(l.net.sent, 6);
 
     assert_int_equal(l.srv_peer.mode, DK_DTLS_MODE_PSK);
     assert_int_equal(l.srv_peer.cipher_suite, TLS_PSK_WITH_AES_128_CCM_8);
@@ -469,6 +472,73 @@ static void test_write_limits(void **state)
     link_free(&l);
 }
 
+static void test_bad_records_are_dropped_silently(void **state)
+{
+    struct link l;
+    link_init(&l, pairing_of(state), DK_DTLS_MODE_PSK);
+    connect_or_fail(&l);
+    /* A genuine record from the server, captured before delivery. */
+    assert_int_equal(dk_dtls_session_write(l.srv_sess, (const uint8_t *)"genuine", 7, l.now), 0);
+    uint8_t rec[256];
+    struct dk_addr to;
+    int n = dk_dtls_server_pop_tx(&l.srv, &to, rec, sizeof rec);
+    assert_int_equal(n, 7 + 29);
+    uint8_t bad[256], out[64];
+    struct {
+        size_t at; /* byte to flip, or the length to cut to when flip is 0 */
+        uint8_t flip;
+    } cases[] = {
+        {0, 0},
+        {5, 0},
+        {13, 0},
+        {20, 0},               /* truncations */
+        {0, 0x01},             /* content type */
+        {3, 0x01},             /* epoch */
+        {12, 0x01},            /* length */
+        {13, 0x01},            /* explicit nonce */
+        {20, 0x80},            /* ciphertext */
+        {(size_t)n - 1, 0x01}, /* tag */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = (size_t)n;
+        memcpy(bad, rec, len);
+        if (cases[i].flip)
+            bad[cases[i].at] ^= cases[i].flip;
+        else
+            len = cases[i].at;
+        assert_int_equal(dk_dtls_session_recv(l.cli, bad, len, l.now), 0);
+        assert_int_equal(dk_dtls_session_state(l.cli), DK_DTLS_CONNECTED);
+        assert_int_equal(dk_dtls_session_read(l.cli, out, sizeof out), DK_EAGAIN);
+    }
+    /* The genuine one once, and its replay never. */
+    assert_int_equal(dk_dtls_session_recv(l.cli, rec, (size_t)n, l.now), 0);
+    assert_int_equal(dk_dtls_session_read(l.cli, out, sizeof out), 7);
+    assert_memory_equal(out, "genuine", 7);
+    assert_int_equal(dk_dtls_session_recv(l.cli, rec, (size_t)n, l.now), 0);
+    assert_int_equal(dk_dtls_session_read(l.cli, out, sizeof out), DK_EAGAIN);
+    /* Too small a buffer drops the record. */
+    assert_int_equal(dk_dtls_session_write(l.srv_sess, (const uint8_t *)"genuine", 7, l.now), 0);
+    link_run(&l, never, 50);
+    assert_int_equal(dk_dtls_session_read(l.cli, out, 3), DK_ENOSPC);
+    assert_int_equal(dk_dtls_session_read(l.cli, out, sizeof out), DK_EAGAIN);
+
+    /* Same on the server side, through the table. */
+    assert_int_equal(dk_dtls_session_write(l.cli, (const uint8_t *)"genuine", 7, l.now), 0);
+    n = dk_dtls_session_pop_tx(l.cli, rec, sizeof rec);
+    memcpy(bad, rec, (size_t)n);
+    bad[n - 1] ^= 1;
+    struct dk_dtls_session *s;
+    enum dk_dtls_event ev;
+    assert_int_equal(dk_dtls_server_recv(&l.srv, &l.caddr, bad, (size_t)n, l.now, &s, &ev), 0);
+    assert_ptr_equal(s, l.srv_sess);
+    assert_int_equal(dk_dtls_session_read(s, out, sizeof out), DK_EAGAIN);
+    assert_int_equal(dk_dtls_server_recv(&l.srv, &l.caddr, rec, (size_t)n, l.now, &s, &ev), 0);
+    assert_int_equal(ev, DK_DTLS_EV_DATA);
+    assert_int_equal(dk_dtls_session_read(s, out, sizeof out), 7);
+    assert_int_equal(l.srv.count, 1);
+    link_free(&l);
+}
+
 static void test_heap_of_one_session(void **state)
 {
     const struct pki *p = test_pki();
@@ -514,6 +584,7 @@ static void test_heap_of_one_session(void **state)
         cmocka_unit_test_prestate(test_server_pin_any_hands_hashes_to_verify, (void *)(pr)),       \
         cmocka_unit_test_prestate(test_psk_or_cert_server_serves_both, (void *)(pr)),              \
         cmocka_unit_test_prestate(test_write_limits, (void *)(pr)),                                \
+        cmocka_unit_test_prestate(test_bad_records_are_dropped_silently, (void *)(pr)),            \
         cmocka_unit_test_prestate(test_heap_of_one_session, (void *)(pr))
 
 /* ---- mbedTLS-only properties ------------------------------------------- */
