@@ -62,9 +62,13 @@ int dk_uri_parse(const char *uri, struct dk_uri *out)
             return DK_EPARSE;
         out->port = (uint16_t)port;
     }
-    if (*p == '/')
-        p++;
-    return *p == '\0' ? 0 : DK_EPARSE;
+    if (*p != '\0' && *p != '/')
+        return DK_EPARSE;
+    size_t pl = strlen(p);
+    if (pl >= sizeof out->path)
+        return DK_EPARSE;
+    memcpy(out->path, p, pl + 1);
+    return 0;
 }
 
 int dk_uri_resolve(const struct dk_uri *uri, struct dk_addr *out)
