@@ -409,6 +409,14 @@ int main(int argc, char **argv)
         default: return 2;
         }
     }
+    if (optind < argc && strcmp(argv[optind], "backends") == 0) {
+#ifdef DK_HAVE_GNUTLS
+        puts("mbedtls gnutls");
+#else
+        puts("mbedtls");
+#endif
+        return 0;
+    }
     if (optind < argc && strcmp(argv[optind], "server") == 0)
         return run_server(&o);
     if (optind + 2 < argc && strcmp(argv[optind], "client") == 0)
