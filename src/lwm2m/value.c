@@ -308,6 +308,11 @@ int dk_lwm2m__format_double(double d, char out[32])
 {
     if (isnan(d) || isinf(d))
         return DK_ENOTSUP;
+    /* Integral values read best without an exponent: 1700000000.0 */
+    if (d == floor(d) && fabs(d) < 1e15) {
+        snprintf(out, 32, "%.1f", d);
+        return 0;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(out, 32, "%.*g", prec, d);
         if (strtod(out, NULL) == d)
