@@ -236,7 +236,9 @@ struct dk_lwm2m_decode_opts {
  *
  * Records come out in wire order. A Write that must be all-or-nothing reads
  * the payload twice: once to validate, once to apply (it is cheap: nothing
- * is copied).
+ * is copied). The reader keeps no history, so it does not detect a path that
+ * occurs twice in one payload (e.g. two TLVs for one instance); an engine
+ * that must refuse those checks while applying.
  *
  * The request path `base` scopes the payload:
  *   TLV  base /O      object instance TLVs; resource TLVs without instance

@@ -222,7 +222,7 @@ int dk_lwm2m__senml_names(const struct dk_lwm2m_writer *w, const struct dk_lwm2m
     bn[0] = 0;
     n[0] = 0;
     bool at_base = rec->path.len == w->base.len;
-    if (at_base && w->count > 0)
+    if (w->count > 0 && (at_base || w->last.len == w->base.len))
         return DK_EINVAL; /* a record equal to base must be the only one */
     if (w->count == 0) {
         dk_lwm2m_path_str(&w->base, bn, DK_LWM2M_PATH_STR_MAX);

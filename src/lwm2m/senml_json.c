@@ -129,8 +129,6 @@ static int unescape(const char *s, size_t n, uint8_t *out, size_t cap, size_t *o
                     i += 6;
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 }
-                if (cp == 0)
-                    return DK_EPARSE; /* would truncate C consumers */
                 if (cp < 0x80) {
                     tmp[tn++] = (uint8_t)cp;
                 } else if (cp < 0x800) {

@@ -445,6 +445,8 @@ int dk_lwm2m__tlv_add(struct dk_lwm2m_writer *w, const struct dk_lwm2m_record *r
         return DK_EINVAL;
     if (none && !(p->len == 2 || p->len == 3))
         return DK_EINVAL;
+    if (!none && p->len < 3)
+        return DK_EINVAL; /* values live in resources */
     if (none && p->len == 3)
         want_mr = blen <= 3;
     if (none && p->len == 2 && blen == 2)
