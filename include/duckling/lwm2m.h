@@ -433,7 +433,7 @@ const struct dk_lwm2m_object_def *dk_lwm2m_object_defs(size_t *n);
 
 /* ACL bits of object 2 resource 2 (LwM2M 1.1 §7.3, E.3). */
 enum {
-    DK_LWM2M_ACL_R = 1,  /* Read, Observe, Discover, Write-Attributes */
+    DK_LWM2M_ACL_R = 1,  /* Read, Observe, Write-Attributes */
     DK_LWM2M_ACL_W = 2,  /* Write */
     DK_LWM2M_ACL_E = 4,  /* Execute */
     DK_LWM2M_ACL_D = 8,  /* Delete */
@@ -469,7 +469,8 @@ struct dk_lwm2m_acl {
     } entry[DK_LWM2M_ACL_ENTRIES_MAX];
 };
 
-/* The ACL bit an operation needs. */
+/* The ACL bit an operation needs; 0 for Discover, which the ACL does not
+ * govern (object 2's definition lists R as Read, Observe, Write-Attributes). */
 uint8_t dk_lwm2m_op_acl_bit(enum dk_lwm2m_op op);
 
 /* Whether an operation may target a path of this depth (Execute only a
@@ -493,6 +494,7 @@ uint8_t dk_lwm2m_acl_rights(const struct dk_lwm2m_acl *acl, uint16_t ssid);
  *   - with one server account or none, that server has every right;
  *   - Access Control instances (object 2): their owner may Read and Write
  *     them, every other server may Read;
+ *   - Discover is not governed by the ACL (allowed outside object 0);
  *   - Create on /O needs C in the ACL instance (O, 65535);
  *   - anything else on /O/I... needs the op's bit in the instance (O, I);
  *     no such instance: no rights;

@@ -5,8 +5,8 @@
 uint8_t dk_lwm2m_op_acl_bit(enum dk_lwm2m_op op)
 {
     switch (op) {
+    case DK_LWM2M_DISCOVER: return 0; /* not governed by the ACL */
     case DK_LWM2M_READ:
-    case DK_LWM2M_DISCOVER:
     case DK_LWM2M_WRITE_ATTRIBUTES:
     case DK_LWM2M_OBSERVE: return DK_LWM2M_ACL_R;
     case DK_LWM2M_WRITE:
@@ -89,6 +89,8 @@ int dk_lwm2m_access_check(const struct dk_lwm2m_acl *acls, size_t n, size_t n_se
     if (n_servers <= 1)
         return 0;
     uint8_t need = dk_lwm2m_op_acl_bit(op);
+    if (need == 0)
+        return 0; /* Discover */
     if (oid == DK_LWM2M_OID_ACCESS_CONTROL) {
         if (target->len == 1)
             return need == DK_LWM2M_ACL_R ? 0 : DK_EPERM;

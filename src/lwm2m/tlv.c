@@ -334,6 +334,9 @@ static int check_top(struct dk_lwm2m_reader *r, enum dk_tlv_kind kind)
     if (blen == 3 && (r->u.tlv.top_kind != DK_TLV_RESOURCE_INSTANCE ||
                       kind != DK_TLV_RESOURCE_INSTANCE))
         return DK_EPARSE; /* one resource, or bare resource instances */
+    if (blen == 1 && ((r->u.tlv.top_kind == DK_TLV_OBJECT_INSTANCE) !=
+                      (kind == DK_TLV_OBJECT_INSTANCE)))
+        return DK_EPARSE; /* instances, or one new instance's resources, not both */
     if (blen == 2 && (r->u.tlv.top_kind == DK_TLV_OBJECT_INSTANCE ||
                       kind == DK_TLV_OBJECT_INSTANCE))
         return DK_EPARSE; /* one wrapper, or bare resources, not both */

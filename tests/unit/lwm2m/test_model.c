@@ -327,6 +327,7 @@ static void test_operations(void **state)
     assert_int_equal(dk_lwm2m_op_acl_bit(DK_LWM2M_WRITE_ATTRIBUTES), DK_LWM2M_ACL_R);
     assert_int_equal(dk_lwm2m_op_acl_bit(DK_LWM2M_WRITE_PARTIAL), DK_LWM2M_ACL_W);
     assert_int_equal(dk_lwm2m_op_acl_bit(DK_LWM2M_CREATE), DK_LWM2M_ACL_C);
+    assert_int_equal(dk_lwm2m_op_acl_bit(DK_LWM2M_DISCOVER), 0);
     assert_int_equal(dk_lwm2m_op_acl_bit(DK_LWM2M_DELETE), DK_LWM2M_ACL_D);
 }
 
@@ -376,6 +377,9 @@ static void test_access_control(void **state)
     assert_int_equal(dk_lwm2m_access_check(acls, n, 2, 102, DK_LWM2M_CREATE, &tobj), DK_EPERM);
     /* No ACL instance for /3303/0: no rights in a multi-server setup. */
     assert_int_equal(dk_lwm2m_access_check(acls, n, 2, 101, DK_LWM2M_READ, &temp), DK_EPERM);
+    /* ... except Discover, which the ACL does not govern (not on Security). */
+    assert_int_equal(dk_lwm2m_access_check(acls, n, 2, 101, DK_LWM2M_DISCOVER, &temp), 0);
+    assert_int_equal(dk_lwm2m_access_check(acls, n, 2, 101, DK_LWM2M_DISCOVER, &sec), DK_EPERM);
     /* Object-level reads pass here (the engine filters instances). */
     assert_int_equal(dk_lwm2m_access_check(acls, n, 2, 101, DK_LWM2M_READ, &led_obj), 0);
     /* Access Control instances: the owner reads and writes, others read. */

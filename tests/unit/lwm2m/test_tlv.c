@@ -339,6 +339,8 @@ static void test_tlv_malformed(void **state)
         {"C1090AC1090B", "/3/0/9", DK_EPARSE, "two resources at a resource path"},
         {"C10001C10001", "/3/0/0/0", DK_EPARSE, "resource at a resource instance path"},
         {"080000080000", "/3/0", DK_EPARSE, "two wrappers for one instance"},
+        {"080000C10001", "/2", DK_EPARSE, "instance and bare resource mixed"},
+        {"C10001080000", "/2", DK_EPARSE, "bare resource and instance mixed"},
         {"C405000000", "/6/0", DK_EPARSE, "value cut short"},
     };
     uint8_t in[64];
