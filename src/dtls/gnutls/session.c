@@ -1,0 +1,611 @@
+/* GnuTLS 3.7 DTLS 1.2 backend: sessions driven from memory.
+ *
+ * GnuTLS reads and writes through our transport callbacks: pull() hands out
+ * the datagram being fed by recv() once and then fails with EAGAIN; push()
+ * queues each record GnuTLS writes as one datagram for pop_tx().
+ *
+ * Timers. GnuTLS decides about retransmission in _dtls_transmit() by
+ * comparing its own clock (gnutls_gettime(), i.e. CLOCK_REALTIME, replaceable
+ * only process-wide through a private symbol) with the time of the last
+ * transmission: a non-blocking gnutls_handshake() resends the flight only when
+ * at least the current window (gnutls_dtls_set_timeouts' retrans_timeout,
+ * doubled per retransmission) has passed on that clock. gnutls_dtls_get_timeout()
+ * is computed the same way. Against the engine's `now` (a fake clock in tests,
+ * CLOCK_MONOTONIC in programs) that clock means nothing: a tick() at our
+ * deadline would find "not yet" whenever wall time lags, and wall-clock steps
+ * would stall or hurry handshakes.
+ *
+ * So this backend owns the timer. Each session sets the GnuTLS window to 0
+ * ms, so that a gnutls_handshake() call told "nothing arrived" by the
+ * pull-timeout callback resends the current flight (new records, new
+ * sequence numbers). The callback says so only inside tick(), once our
+ * deadline (RFC 6347 §4.2.4.1: retrans_min_ms doubling up to retrans_max_ms,
+ * on the engine clock) has passed; at all other times it reports "readable"
+ * and the read that follows fails with EAGAIN, which GnuTLS takes as "wait". GnuTLS's own total timeout is set out of reach; handshake_timeout_ms
+ * is enforced here. One side effect needs care: with a 0 window GnuTLS also
+ * answers *every* record of a retransmitted peer flight with a full
+ * retransmission (with its real window it would wait). RFC 6347 §4.2.4 asks
+ * for one answer per peer flight, so answers that come less than
+ * retrans_min_ms/2 after our last transmission are dropped from the queue (to
+ * GnuTLS they look like datagrams lost on the way). A handshake hook tells new
+ * messages (progress) from such retransmissions: GnuTLS runs hooks only for
+ * messages sent or received for the first time. */
+#include "gnutls_int.h"
+
+#include <duckling/err.h>
+#include <duckling/mem.h>
+
+#include <errno.h>
+#include <string.h>
+
+#define TX_MAX 64 /* datagrams waiting for pop_tx(); more behave like loss */
+#define RX_MAX 64 /* application records waiting for read() */
+#define GT_TOTAL_TIMEOUT 0x7fffffffu /* GnuTLS's own handshake limit: out of reach */
+
+enum step_cause { STEP_INPUT, STEP_TIMER };
+
+/* ---- queues ------------------------------------------------------------ */
+
+static const struct dk_alloc *galloc(const struct dk_gt_session *g)
+{
+    return dk_dtls_alloc(g->s->cfg);
+}
+
+static int queue_push(struct dk_gt_session *g, struct dk_gt_queue *q, const void *data, size_t len)
+{
+    if (q->count >= (q == &g->tx ? TX_MAX : RX_MAX))
+        return DK_ELIMIT;
+    const struct dk_alloc *a = galloc(g);
+    struct dk_gt_buf *b = a->alloc(a->user, sizeof *b + len);
+    if (!b)
+        return DK_ENOMEM;
+    b->next = NULL;
+    b->len = len;
+    memcpy(b->data, data, len);
+    if (q->tail)
+        q->tail->next = b;
+    else
+        q->head = b;
+    q->tail = b;
+    q->count++;
+    g->heap += sizeof *b + len;
+    return 0;
+}
+
+static void buf_release(struct dk_gt_session *g, struct dk_gt_buf *b)
+{
+    g->heap -= sizeof *b + b->len;
+    dk_memzero(b->data, b->len);
+    dk_alloc_release(galloc(g), b);
+}
+
+static struct dk_gt_buf *queue_pop(struct dk_gt_queue *q)
+{
+    struct dk_gt_buf *b = q->head;
+    if (b) {
+        q->head = b->next;
+        if (!q->head)
+            q->tail = NULL;
+        q->count--;
+    }
+    return b;
+}
+
+/* Drops everything queued after `mark` (the tail before a GnuTLS call). */
+static void queue_truncate(struct dk_gt_session *g, struct dk_gt_queue *q, struct dk_gt_buf *mark,
+                           size_t count)
+{
+    struct dk_gt_buf *b = mark ? mark->next : q->head;
+    while (b) {
+        struct dk_gt_buf *next = b->next;
+        buf_release(g, b);
+        b = next;
+    }
+    if (mark)
+        mark->next = NULL;
+    else
+        q->head = NULL;
+    q->tail = mark;
+    q->count = count;
+}
+
+static void queue_clear(struct dk_gt_session *g, struct dk_gt_queue *q)
+{
+    queue_truncate(g, q, NULL, 0);
+}
+
+/* ---- transport callbacks ------------------------------------------------ */
+
+static ssize_t gt_push(gnutls_transport_ptr_t ptr, const void *data, size_t len)
+{
+    struct dk_gt_session *g = ptr;
+    if (queue_push(g, &g->tx, data, len) == DK_ENOMEM)
+        g->oom = true;
+    return (ssize_t)len; /* a full queue is datagram loss, which DTLS handles */
+}
+
+static ssize_t gt_pull(gnutls_transport_ptr_t ptr, void *buf, size_t cap)
+{
+    struct dk_gt_session *g = ptr;
+    if (!g->in || g->in_used) {
+        gnutls_transport_set_errno(g->tls, EAGAIN);
+        return -1;
+    }
+    size_t n = g->in_len < cap ? g->in_len : cap;
+    memcpy(buf, g->in, n);
+    g->in_used = true;
+    return (ssize_t)n;
+}
+
+/* GnuTLS asks this before reading, and when it says "nothing arrived" GnuTLS
+ * considers retransmitting (with our 0 ms window: does). So it says "readable"
+ * (the following pull() then fails with EAGAIN) except in tick(), where a
+ * retransmission is wanted. Otherwise GnuTLS would also resend the client's
+ * last flight straight after sending it, in the same call. */
+static int gt_pull_timeout(gnutls_transport_ptr_t ptr, unsigned ms)
+{
+    struct dk_gt_session *g = ptr;
+    (void)ms; /* never wait */
+    if (g->in && !g->in_used)
+        return 1;
+    return g->force_rtx ? 0 : 1;
+}
+
+/* Runs for every handshake message sent or received for the first time (not
+ * for retransmissions), which is how progress is told from retransmission. */
+static int gt_hook(gnutls_session_t tls, unsigned htype, unsigned when, unsigned incoming,
+                   const gnutls_datum_t *msg)
+{
+    (void)when;
+    (void)msg;
+    struct dk_gt_session *g = gnutls_session_get_ptr(tls);
+    g->progress = true;
+    /* The caller's verify() sees the peer only after it proved possession of
+     * the key: a client after ServerKeyExchange (checked before
+     * ServerHelloDone), a server after CertificateVerify (checked before the
+     * client's Finished). */
+    unsigned proof_done = g->s->cfg->p.role == DK_DTLS_CLIENT ? GNUTLS_HANDSHAKE_SERVER_HELLO_DONE
+                                                               : GNUTLS_HANDSHAKE_FINISHED;
+    if (incoming && htype == proof_done)
+        return dk_gt_run_user_verify(g);
+    return 0;
+}
+
+/* ---- state changes ------------------------------------------------------ */
+
+static int alert_to_err(gnutls_alert_description_t a)
+{
+    switch (a) {
+    case GNUTLS_A_HANDSHAKE_FAILURE:
+    case GNUTLS_A_BAD_CERTIFICATE:
+    case GNUTLS_A_UNSUPPORTED_CERTIFICATE:
+    case GNUTLS_A_CERTIFICATE_REVOKED:
+    case GNUTLS_A_CERTIFICATE_EXPIRED:
+    case GNUTLS_A_CERTIFICATE_UNKNOWN:
+    case GNUTLS_A_UNKNOWN_CA:
+    case GNUTLS_A_ACCESS_DENIED:
+    case GNUTLS_A_DECRYPT_ERROR:
+    case GNUTLS_A_INSUFFICIENT_SECURITY:
+    case GNUTLS_A_UNKNOWN_PSK_IDENTITY:
+    case GNUTLS_A_CERTIFICATE_REQUIRED:
+        return DK_EAUTH;
+    default:
+        return DK_ECLOSED;
+    }
+}
+
+/* The alert for failures GnuTLS would describe vaguely (it answers a missing
+ * client certificate with decode_error, for one); -1: its own choice. */
+static int alert_for(int e)
+{
+    switch (e) {
+    case GNUTLS_E_DECRYPTION_FAILED:
+    case GNUTLS_E_PK_SIG_VERIFY_FAILED:
+        return GNUTLS_A_DECRYPT_ERROR;
+    case GNUTLS_E_NO_CERTIFICATE_FOUND:
+    case GNUTLS_E_CERTIFICATE_REQUIRED:
+    case GNUTLS_E_INSUFFICIENT_CREDENTIALS:
+    case GNUTLS_E_NO_CIPHER_SUITES:
+    case GNUTLS_E_UNKNOWN_CIPHER_SUITE:
+    case GNUTLS_E_NO_COMMON_KEY_SHARE:
+    case GNUTLS_E_UNSUPPORTED_CERTIFICATE_TYPE:
+        return GNUTLS_A_HANDSHAKE_FAILURE;
+    default:
+        return -1;
+    }
+}
+
+/* Ends the session after a fatal GnuTLS error, telling the peer why unless it
+ * told us. Returns the DK_E* for the caller. */
+static int fail(struct dk_gt_session *g, int e)
+{
+    const struct dk_log *log = g->s->cfg->p.log;
+    int rc;
+    if (g->oom) {
+        rc = DK_ENOMEM;
+    } else if (e == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+        gnutls_alert_description_t a = gnutls_alert_get(g->tls);
+        rc = alert_to_err(a);
+        dk_info(log, DK_GT_LOG, "peer sent fatal alert %d (%s)", (int)a,
+                gnutls_alert_get_name(a) ? gnutls_alert_get_name(a) : "?");
+    } else {
+        rc = g->fail ? g->fail : dk_gt_err(e);
+        int alert = g->fail_alert >= 0 ? g->fail_alert : alert_for(e);
+        if (alert >= 0)
+            gnutls_alert_send(g->tls, GNUTLS_AL_FATAL, (gnutls_alert_description_t)alert);
+        else
+            gnutls_alert_send_appropriate(g->tls, e);
+        dk_info(log, DK_GT_LOG, "session failed: %s (%s)", gnutls_strerror(e), dk_strerror(rc));
+    }
+    g->s->state = DK_DTLS_FAILED;
+    g->rtx_deadline = DK_TIME_NEVER;
+    return rc;
+}
+
+static void connected(struct dk_gt_session *g)
+{
+    dk_gt_fill_info(g);
+    g->s->state = DK_DTLS_CONNECTED;
+    g->rtx_deadline = DK_TIME_NEVER;
+    dk_debug(g->s->cfg->p.log, DK_GT_LOG, "connected, suite 0x%04x",
+             (unsigned)g->s->info.cipher_suite);
+}
+
+/* After a GnuTLS call that returned GNUTLS_E_AGAIN: datagrams it queued
+ * without any new handshake message are a retransmission. Keeps it or drops
+ * it (see the file comment) and updates our timer. */
+static void account_tx(struct dk_gt_session *g, dk_time_t now, enum step_cause cause,
+                       struct dk_gt_buf *mark, size_t count_before)
+{
+    const struct dk_dtls_params *p = &g->s->cfg->p;
+    bool pushed = g->tx.count > count_before || (g->tx.tail != mark);
+    if (g->progress) {
+        g->rto = p->retrans_min_ms;
+        if (pushed)
+            g->last_tx = now;
+        g->rtx_deadline = now + g->rto;
+        return;
+    }
+    if (cause == STEP_TIMER) {
+        if (pushed) {
+            g->last_tx = now;
+            g->rto = g->rto * 2 < p->retrans_max_ms ? g->rto * 2 : p->retrans_max_ms;
+        }
+        g->rtx_deadline = now + g->rto;
+        return;
+    }
+    if (!pushed)
+        return;
+    if (now - g->last_tx < p->retrans_min_ms / 2) {
+        queue_truncate(g, &g->tx, mark, count_before);
+        return;
+    }
+    g->last_tx = now;
+    if (g->s->state == DK_DTLS_HANDSHAKING)
+        g->rtx_deadline = now + g->rto;
+}
+
+/* One run of the handshake with whatever input is pending. */
+static int step_handshake(struct dk_gt_session *g, dk_time_t now, enum step_cause cause)
+{
+    struct dk_gt_buf *mark = g->tx.tail;
+    size_t before = g->tx.count;
+    g->progress = false;
+    int e;
+    for (int i = 0;; i++) {
+        e = gnutls_handshake(g->tls);
+        if (e != GNUTLS_E_WARNING_ALERT_RECEIVED || i == 8)
+            break;
+        if (gnutls_alert_get(g->tls) == GNUTLS_A_CLOSE_NOTIFY) {
+            e = GNUTLS_E_FATAL_ALERT_RECEIVED; /* reported as DK_ECLOSED */
+            break;
+        }
+    }
+    if (g->oom)
+        return fail(g, GNUTLS_E_MEMORY_ERROR);
+    if (e == 0) {
+        connected(g);
+        return 0;
+    }
+    if (e != GNUTLS_E_AGAIN && e != GNUTLS_E_INTERRUPTED)
+        return fail(g, e);
+    account_tx(g, now, cause, mark, before);
+    return 0;
+}
+
+/* Reads every record left in the current datagram once connected. */
+static int drain_records(struct dk_gt_session *g, dk_time_t now)
+{
+    for (int i = 0; i < 256; i++) {
+        struct dk_gt_buf *mark = g->tx.tail;
+        size_t before = g->tx.count;
+        g->progress = false;
+        gnutls_packet_t pkt = NULL;
+        ssize_t n = gnutls_record_recv_packet(g->tls, &pkt);
+        if (g->oom) {
+            if (pkt)
+                gnutls_packet_deinit(pkt);
+            return fail(g, GNUTLS_E_MEMORY_ERROR);
+        }
+        if (n > 0) {
+            gnutls_datum_t d;
+            gnutls_packet_get(pkt, &d, NULL);
+            int rc = queue_push(g, &g->rx, d.data, d.size);
+            gnutls_packet_deinit(pkt);
+            if (rc == DK_ENOMEM)
+                return fail(g, GNUTLS_E_MEMORY_ERROR);
+            continue; /* DK_ELIMIT: the reader is behind; drop like UDP */
+        }
+        if (pkt)
+            gnutls_packet_deinit(pkt);
+        if (n == 0) {
+            /* close_notify: answer with ours (RFC 5246 §7.2.1) and stop. */
+            g->s->state = DK_DTLS_CLOSED;
+            gnutls_bye(g->tls, GNUTLS_SHUT_WR);
+            dk_debug(g->s->cfg->p.log, DK_GT_LOG, "peer closed the session");
+            return DK_ECLOSED;
+        }
+        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+            /* The last flight's sender answers a retransmitted peer flight here. */
+            account_tx(g, now, STEP_INPUT, mark, before);
+            return 0;
+        }
+        if (n == GNUTLS_E_REHANDSHAKE) {
+            gnutls_alert_send(g->tls, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
+            continue;
+        }
+        if (n == GNUTLS_E_WARNING_ALERT_RECEIVED || !gnutls_error_is_fatal((int)n))
+            continue;
+        return fail(g, (int)n);
+    }
+    return 0;
+}
+
+/* Length of the longest prefix of d made of whole DTLS records. */
+static size_t whole_records(const uint8_t *d, size_t len)
+{
+    size_t used = 0;
+    while (len - used >= 13) {
+        size_t rlen = (size_t)d[used + 11] << 8 | d[used + 12];
+        if (rlen > len - used - 13)
+            break;
+        used += 13 + rlen;
+    }
+    return used;
+}
+
+/* True when the datagram holds an encrypted handshake record (the peer's
+ * Finished) and we already switched to reading encrypted records (we took
+ * the peer's ChangeCipherSpec). Called when GnuTLS discarded a record of it
+ * during the handshake: in DTLS an undecryptable record is dropped silently,
+ * so a wrong PSK would otherwise only show as a timeout on both sides. A
+ * Finished that arrives before its ChangeCipherSpec (loss, reordering) is
+ * not counted, since the read state is still in the clear then. */
+static bool peer_finished_failed(struct dk_gt_session *g, const uint8_t *d, size_t len)
+{
+    /* Only the size of the current read key is looked at: 0 while epoch 0. */
+    gnutls_datum_t mac = {NULL, 0}, iv = {NULL, 0}, key = {NULL, 0};
+    if (gnutls_record_get_state(g->tls, 1, &mac, &iv, &key, NULL) < 0 || key.size == 0)
+        return false;
+    while (len >= 13) {
+        size_t rlen = (size_t)d[11] << 8 | d[12];
+        if (d[0] == 22 /* handshake */ && (d[3] | d[4]) != 0)
+            return true;
+        if (rlen > len - 13)
+            break;
+        d += 13 + rlen;
+        len -= 13 + rlen;
+    }
+    return false;
+}
+
+/* ---- backend interface --------------------------------------------------- */
+
+static void gt_session_free(struct dk_dtls_session *s)
+{
+    struct dk_gt_session *g = s->impl;
+    if (!g)
+        return;
+    if (g->tls)
+        gnutls_deinit(g->tls); /* GnuTLS wipes its key material */
+    queue_clear(g, &g->tx);
+    queue_clear(g, &g->rx);
+    const struct dk_alloc *a = galloc(g);
+    dk_memzero(g, sizeof *g);
+    dk_alloc_release(a, g);
+    s->impl = NULL;
+}
+
+static int gt_session_setup(struct dk_dtls_session *s, dk_time_t now,
+                            const struct dk_dtls_hello *hello)
+{
+    const struct dk_dtls_params *p = &s->cfg->p;
+    const struct dk_gt_config *gc = s->cfg->impl;
+    struct dk_gt_session *g = dk_alloc_zeroed(dk_dtls_alloc(s->cfg), sizeof *g);
+    if (!g)
+        return DK_ENOMEM;
+    s->impl = g;
+    g->s = s;
+    g->heap = sizeof *g;
+    g->fail_alert = -1;
+    g->hs_deadline = now + p->handshake_timeout_ms;
+    g->rtx_deadline = DK_TIME_NEVER;
+    g->rto = p->retrans_min_ms;
+    g->last_tx = now;
+    int e = gnutls_init(&g->tls, gc->init_flags);
+    if (e < 0) {
+        g->tls = NULL;
+        return e == GNUTLS_E_MEMORY_ERROR ? DK_ENOMEM : DK_ECRYPTO;
+    }
+    gnutls_session_set_ptr(g->tls, g);
+    int rc = dk_gt_session_apply_config(g);
+    if (rc)
+        return rc;
+    gnutls_transport_set_ptr(g->tls, g);
+    gnutls_transport_set_push_function(g->tls, gt_push);
+    gnutls_transport_set_pull_function(g->tls, gt_pull);
+    gnutls_transport_set_pull_timeout_function(g->tls, gt_pull_timeout);
+    gnutls_dtls_set_mtu(g->tls, p->mtu);
+    gnutls_dtls_set_timeouts(g->tls, 0, GT_TOTAL_TIMEOUT);
+    gnutls_handshake_set_hook_function(g->tls, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_PRE, gt_hook);
+    if (hello && p->role == DK_DTLS_SERVER) {
+        /* Continue from the cookie-checked ClientHello: read it with its
+         * message_seq, answer with the same message_seq (RFC 6347 §4.2.2) and
+         * record numbers from its record_seq on. GnuTLS adds 1 to
+         * hsk_write_seq (unsigned wrap makes message_seq 0 work). */
+        gnutls_dtls_prestate_st ps = {
+            .record_seq = (unsigned)hello->record_seq,
+            .hsk_read_seq = hello->message_seq,
+            .hsk_write_seq = (unsigned)hello->message_seq - 1u,
+        };
+        gnutls_dtls_prestate_set(g->tls, &ps);
+    }
+    if (p->role == DK_DTLS_CLIENT)
+        return step_handshake(g, now, STEP_INPUT); /* queues the ClientHello */
+    return 0;
+}
+
+static int gt_recv(struct dk_dtls_session *s, const uint8_t *dgram, size_t len, dk_time_t now)
+{
+    struct dk_gt_session *g = s->impl;
+    if (s->state == DK_DTLS_CLOSED || s->state == DK_DTLS_FAILED)
+        return DK_ECLOSED;
+    /* Only whole records reach GnuTLS: it keeps a short tail (less than a
+     * record header) and glues it to the next datagram, which then fails too;
+     * and an empty read means end of stream to it. */
+    len = whole_records(dgram, len);
+    if (len == 0)
+        return 0;
+    g->in = dgram;
+    g->in_len = len;
+    g->in_used = false;
+    int rc = 0;
+    if (s->state == DK_DTLS_HANDSHAKING) {
+        unsigned discarded = gnutls_record_get_discarded(g->tls);
+        rc = step_handshake(g, now, STEP_INPUT);
+        if (rc == 0 && s->state == DK_DTLS_HANDSHAKING &&
+            gnutls_record_get_discarded(g->tls) != discarded && peer_finished_failed(g, dgram, len))
+            rc = fail(g, GNUTLS_E_DECRYPTION_FAILED);
+    }
+    if (rc == 0 && s->state == DK_DTLS_CONNECTED)
+        rc = drain_records(g, now);
+    g->in = NULL;
+    g->in_len = 0;
+    return rc;
+}
+
+static int gt_read(struct dk_dtls_session *s, uint8_t *buf, size_t cap)
+{
+    struct dk_gt_session *g = s->impl;
+    struct dk_gt_buf *b = queue_pop(&g->rx);
+    if (!b)
+        return DK_EAGAIN;
+    int rc = b->len <= cap ? (int)b->len : DK_ENOSPC;
+    if (rc >= 0)
+        memcpy(buf, b->data, b->len);
+    buf_release(g, b);
+    return rc;
+}
+
+static int gt_write(struct dk_dtls_session *s, const uint8_t *data, size_t len, dk_time_t now)
+{
+    (void)now;
+    struct dk_gt_session *g = s->impl;
+    if (len > gnutls_dtls_get_data_mtu(g->tls))
+        return DK_ENOSPC;
+    ssize_t n = gnutls_record_send(g->tls, data, len);
+    if (g->oom) {
+        g->oom = false;
+        return DK_ENOMEM;
+    }
+    if (n == GNUTLS_E_LARGE_PACKET)
+        return DK_ENOSPC;
+    return n < 0 ? dk_gt_err((int)n) : 0;
+}
+
+static int gt_pop_tx(struct dk_dtls_session *s, uint8_t *buf, size_t cap)
+{
+    struct dk_gt_session *g = s->impl;
+    struct dk_gt_buf *b = g->tx.head;
+    if (!b)
+        return 0;
+    if (b->len > cap)
+        return DK_ENOSPC; /* kept for a larger buffer */
+    memcpy(buf, b->data, b->len);
+    int n = (int)b->len;
+    buf_release(g, queue_pop(&g->tx));
+    return n;
+}
+
+static dk_time_t gt_deadline(const struct dk_dtls_session *s)
+{
+    const struct dk_gt_session *g = s->impl;
+    if (s->state != DK_DTLS_HANDSHAKING)
+        return DK_TIME_NEVER;
+    return dk_time_min(g->rtx_deadline, g->hs_deadline);
+}
+
+static int gt_tick(struct dk_dtls_session *s, dk_time_t now)
+{
+    struct dk_gt_session *g = s->impl;
+    if (s->state != DK_DTLS_HANDSHAKING)
+        return 0;
+    if (now >= g->hs_deadline) {
+        s->state = DK_DTLS_FAILED;
+        g->rtx_deadline = DK_TIME_NEVER;
+        dk_info(s->cfg->p.log, DK_GT_LOG, "handshake timed out");
+        return DK_ETIMEDOUT;
+    }
+    if (now < g->rtx_deadline)
+        return 0;
+    g->in = NULL;
+    g->force_rtx = true;
+    int rc = step_handshake(g, now, STEP_TIMER);
+    g->force_rtx = false;
+    return rc;
+}
+
+static int gt_close(struct dk_dtls_session *s, dk_time_t now)
+{
+    (void)now;
+    struct dk_gt_session *g = s->impl;
+    if (s->state == DK_DTLS_CONNECTED)
+        gnutls_bye(g->tls, GNUTLS_SHUT_WR);
+    else /* mid-handshake: a bare close_notify in the current epoch */
+        gnutls_alert_send(g->tls, GNUTLS_AL_WARNING, GNUTLS_A_CLOSE_NOTIFY);
+    s->state = DK_DTLS_CLOSED;
+    g->rtx_deadline = DK_TIME_NEVER;
+    if (g->oom) {
+        g->oom = false;
+        return DK_ENOMEM;
+    }
+    return 0;
+}
+
+static size_t gt_heap(const struct dk_dtls_session *s)
+{
+    const struct dk_gt_session *g = s->impl;
+    return g ? g->heap : 0;
+}
+
+static const struct dk_dtls_backend gnutls_backend = {
+    .name = "gnutls",
+    .modes = DK_DTLS_MODE_PSK | DK_DTLS_MODE_CERT | DK_DTLS_MODE_RPK,
+    .config_setup = dk_gt_config_setup,
+    .config_free = dk_gt_config_free,
+    .session_setup = gt_session_setup,
+    .recv = gt_recv,
+    .read = gt_read,
+    .write = gt_write,
+    .pop_tx = gt_pop_tx,
+    .deadline = gt_deadline,
+    .tick = gt_tick,
+    .close = gt_close,
+    .heap = gt_heap,
+    .session_free = gt_session_free,
+};
+
+const struct dk_dtls_backend *dk_dtls_backend_gnutls(void)
+{
+    return &gnutls_backend;
+}
