@@ -361,44 +361,6 @@ static int drain_records(struct dk_gt_session *g, dk_time_t now)
     return 0;
 }
 
-/* Length of the longest prefix of d made of whole DTLS records. */
-static size_t whole_records(const uint8_t *d, size_t len)
-{
-    size_t used = 0;
-    while (len - used >= 13) {
-        size_t rlen = (size_t)d[used + 11] << 8 | d[used + 12];
-        if (rlen > len - used - 13)
-            break;
-        used += 13 + rlen;
-    }
-    return used;
-}
-
-/* True when the datagram holds an encrypted handshake record (the peer's
- * Finished) and we already switched to reading encrypted records (we took
- * the peer's ChangeCipherSpec). Called when GnuTLS discarded a record of it
- * during the handshake: in DTLS an undecryptable record is dropped silently,
- * so a wrong PSK would otherwise only show as a timeout on both sides. A
- * Finished that arrives before its ChangeCipherSpec (loss, reordering) is
- * not counted, since the read state is still in the clear then. */
-static bool peer_finished_failed(struct dk_gt_session *g, const uint8_t *d, size_t len)
-{
-    /* Only the size of the current read key is looked at: 0 while epoch 0. */
-    gnutls_datum_t mac = {NULL, 0}, iv = {NULL, 0}, key = {NULL, 0};
-    if (gnutls_record_get_state(g->tls, 1, &mac, &iv, &key, NULL) < 0 || key.size == 0)
-        return false;
-    while (len >= 13) {
-        size_t rlen = (size_t)d[11] << 8 | d[12];
-        if (d[0] == 22 /* handshake */ && (d[3] | d[4]) != 0)
-            return true;
-        if (rlen > len - 13)
-            break;
-        d += 13 + rlen;
-        len -= 13 + rlen;
-    }
-    return false;
-}
-
 /* ---- backend interface --------------------------------------------------- */
 
 static void gt_session_free(struct dk_dtls_session *s)
@@ -465,26 +427,52 @@ static int gt_session_setup(struct dk_dtls_session *s, dk_time_t now,
     return 0;
 }
 
-static int gt_recv(struct dk_dtls_session *s, const uint8_t *dgram, size_t len, dk_time_t now)
+/* True once we read encrypted records, i.e. took the peer's
+ * ChangeCipherSpec. Only the size of the current read key is looked at. */
+static bool reading_encrypted(struct dk_gt_session *g)
 {
-    struct dk_gt_session *g = s->impl;
-    if (s->state == DK_DTLS_CLOSED || s->state == DK_DTLS_FAILED)
-        return DK_ECLOSED;
-    /* Only whole records reach GnuTLS: it keeps a short tail (less than a
-     * record header) and glues it to the next datagram, which then fails too;
-     * and an empty read means end of stream to it. */
-    len = whole_records(dgram, len);
-    if (len == 0)
-        return 0;
-    g->in = dgram;
+    gnutls_datum_t mac = {NULL, 0}, iv = {NULL, 0}, key = {NULL, 0};
+    return gnutls_record_get_state(g->tls, 1, &mac, &iv, &key, NULL) >= 0 && key.size != 0;
+}
+
+/* Whether GnuTLS may see a ChangeCipherSpec now. GnuTLS 3.7 queues a CCS
+ * that arrives before the handshake message it follows (after loss, the
+ * peer's retransmitted flight brings it again) and, when several are queued,
+ * loses one 16 KiB receive buffer when the handshake parser skips it: a
+ * leak per lossy handshake, found under ASan. A CCS is only useful at one
+ * point of the handshake, so any other is dropped here, as if lost. */
+static bool ccs_wanted(struct dk_gt_session *g)
+{
+    if (g->s->state != DK_DTLS_HANDSHAKING || reading_encrypted(g))
+        return false;
+    if (g->s->cfg->p.role == DK_DTLS_CLIENT)
+        return gnutls_handshake_get_last_out(g->tls) == GNUTLS_HANDSHAKE_FINISHED;
+    gnutls_handshake_description_t in = gnutls_handshake_get_last_in(g->tls);
+    return in == GNUTLS_HANDSHAKE_CERTIFICATE_VERIFY ||
+           (in == GNUTLS_HANDSHAKE_CLIENT_KEY_EXCHANGE && !g->peer_checked);
+}
+
+/* Feeds one record as if it were a datagram of its own (records never span
+ * datagrams, so this changes nothing for GnuTLS) and runs the handshake or
+ * reads application data. */
+static int feed_record(struct dk_gt_session *g, const uint8_t *rec, size_t len, dk_time_t now)
+{
+    struct dk_dtls_session *s = g->s;
+    g->in = rec;
     g->in_len = len;
     g->in_used = false;
     int rc = 0;
     if (s->state == DK_DTLS_HANDSHAKING) {
         unsigned discarded = gnutls_record_get_discarded(g->tls);
         rc = step_handshake(g, now, STEP_INPUT);
-        if (rc == 0 && s->state == DK_DTLS_HANDSHAKING &&
-            gnutls_record_get_discarded(g->tls) != discarded && peer_finished_failed(g, dgram, len))
+        /* In DTLS an undecryptable record is dropped silently, so a wrong
+         * PSK would only show as a timeout on both sides. An encrypted
+         * handshake record (the peer's Finished) dropped after we took the
+         * peer's ChangeCipherSpec failed authentication: end the handshake
+         * with decrypt_error. One that arrives before its CCS (loss,
+         * reordering) does not count: we still read in the clear then. */
+        if (rc == 0 && s->state == DK_DTLS_HANDSHAKING && rec[0] == 22 && (rec[3] | rec[4]) &&
+            gnutls_record_get_discarded(g->tls) != discarded && reading_encrypted(g))
             rc = fail(g, GNUTLS_E_DECRYPTION_FAILED);
     }
     if (rc == 0 && s->state == DK_DTLS_CONNECTED)
@@ -492,6 +480,31 @@ static int gt_recv(struct dk_dtls_session *s, const uint8_t *dgram, size_t len, 
     g->in = NULL;
     g->in_len = 0;
     return rc;
+}
+
+static int gt_recv(struct dk_dtls_session *s, const uint8_t *dgram, size_t len, dk_time_t now)
+{
+    struct dk_gt_session *g = s->impl;
+    size_t pos = 0;
+    /* Whole records only: GnuTLS would keep a short tail (less than a record
+     * header) and glue it to the next datagram, which then fails too; and an
+     * empty read means end of stream to it. The rest of a datagram after a
+     * malformed record is dropped (RFC 6347 §4.1.2.7). */
+    while (len - pos >= 13) {
+        if (s->state == DK_DTLS_CLOSED || s->state == DK_DTLS_FAILED)
+            return DK_ECLOSED;
+        const uint8_t *rec = dgram + pos;
+        size_t rlen = 13 + ((size_t)rec[11] << 8 | rec[12]);
+        if (rlen > len - pos)
+            break;
+        pos += rlen;
+        if (rec[0] == 20 && !ccs_wanted(g))
+            continue;
+        int rc = feed_record(g, rec, rlen, now);
+        if (rc)
+            return rc;
+    }
+    return s->state == DK_DTLS_CLOSED || s->state == DK_DTLS_FAILED ? DK_ECLOSED : 0;
 }
 
 static int gt_read(struct dk_dtls_session *s, uint8_t *buf, size_t cap)

@@ -501,8 +501,12 @@ static void test_rpk_handshake_and_peer_info(void **state)
 
 /* ---- loss and retransmission ------------------------------------------------ */
 
-static void lossy_pair(const struct pairing *pg, unsigned mode, unsigned loss, uint64_t seed,
-                       const uint64_t *drops, size_t ndrops, bool cookie)
+struct impair {
+    unsigned loss, dup, reorder; /* percent */
+};
+
+static void impaired_pair(const struct pairing *pg, unsigned mode, struct impair im, uint64_t seed,
+                          const uint64_t *drops, size_t ndrops, bool cookie)
 {
     struct lookup_ctx l = {.known = true};
     memcpy(l.key, psk_key, 16);
@@ -518,13 +522,18 @@ static void lossy_pair(const struct pairing *pg, unsigned mode, unsigned loss, u
     } else {
         rpk_params(&cp, &sp, &sv);
     }
+    /* Long enough for many rounds; the timer capped at 8 s keeps them coming. */
     cp.handshake_timeout_ms = sp.handshake_timeout_ms = 120000;
+    cp.retrans_max_ms = sp.retrans_max_ms = 8000;
     setup_cfg(&cc, pg->client(), &cp);
     setup_cfg(&sc, pg->server(), &sp);
     struct dk_pair pr;
     dk_pair_init(&pr, &cc, &sc, seed);
     pr.cookie = cookie;
-    pr.net.loss_pct = loss;
+    pr.net.loss_pct = im.loss;
+    pr.net.dup_pct = im.dup;
+    pr.net.reorder_pct = im.reorder;
+    pr.net.reorder_ms = 60;
     pr.net.latency_ms = 20;
     for (size_t i = 0; i < ndrops; i++)
         pr.net.drop_list[pr.net.drop_count++] = drops[i];
@@ -536,10 +545,10 @@ static void lossy_pair(const struct pairing *pg, unsigned mode, unsigned loss, u
                 pr.s ? (int)dk_dtls_session_state(pr.s) : -1, pr.s_err,
                 (unsigned long long)pr.net.sent, (unsigned long long)pr.net.dropped);
     assert_true(dk_pair_connected(&pr));
-    if (loss || (ndrops && drops[0] <= pr.net.sent))
+    if (ndrops && drops[0] <= pr.net.sent)
         assert_true(pr.net.dropped > 0);
     /* Data still flows after a lossy handshake (no loss now). */
-    pr.net.loss_pct = 0;
+    pr.net.loss_pct = pr.net.dup_pct = pr.net.reorder_pct = 0;
     pr.net.drop_count = 0;
     uint8_t buf[64];
     assert_int_equal(dk_pair_write(&pr, true, "ping", 4), 0);
@@ -547,6 +556,13 @@ static void lossy_pair(const struct pairing *pg, unsigned mode, unsigned loss, u
     dk_pair_free(&pr);
     dk_dtls_config_free(&cc);
     dk_dtls_config_free(&sc);
+}
+
+static void lossy_pair(const struct pairing *pg, unsigned mode, unsigned loss, uint64_t seed,
+                       const uint64_t *drops, size_t ndrops, bool cookie)
+{
+    struct impair im = {loss, 0, 0};
+    impaired_pair(pg, mode, im, seed, drops, ndrops, cookie);
 }
 
 static void test_loss_every_single_datagram(void **state)
@@ -559,11 +575,28 @@ static void test_loss_every_single_datagram(void **state)
     }
 }
 
+/* More seeds for a local stress run: DK_LOSS_SEEDS=500. */
+static uint64_t loss_seeds(uint64_t dflt)
+{
+    const char *e = getenv("DK_LOSS_SEEDS");
+    return e ? strtoull(e, NULL, 10) : dflt;
+}
+
 static void test_loss_random(void **state)
 {
-    for (uint64_t seed = 1; seed <= 6; seed++) {
+    for (uint64_t seed = 1; seed <= loss_seeds(6); seed++) {
         lossy_pair(*state, DK_DTLS_MODE_PSK, 30, seed, NULL, 0, false);
         lossy_pair(*state, DK_DTLS_MODE_CERT, 30, seed + 100, NULL, 0, false);
+    }
+}
+
+static void test_loss_duplication_reordering(void **state)
+{
+    struct impair im = {20, 10, 25};
+    for (uint64_t seed = 1; seed <= loss_seeds(4); seed++) {
+        impaired_pair(*state, DK_DTLS_MODE_PSK, im, seed + 200, NULL, 0, false);
+        impaired_pair(*state, DK_DTLS_MODE_CERT, im, seed + 300, NULL, 0, false);
+        impaired_pair(&gg, DK_DTLS_MODE_RPK, im, seed + 400, NULL, 0, true);
     }
 }
 
@@ -572,7 +605,7 @@ static void test_loss_rpk(void **state)
     (void)state;
     for (uint64_t i = 1; i <= 12; i++)
         lossy_pair(&gg, DK_DTLS_MODE_RPK, 0, i, &i, 1, false);
-    for (uint64_t seed = 1; seed <= 4; seed++)
+    for (uint64_t seed = 1; seed <= loss_seeds(4); seed++)
         lossy_pair(&gg, DK_DTLS_MODE_RPK, 30, seed, NULL, 0, false);
 }
 
@@ -585,6 +618,106 @@ static void test_cookie_prestate(void **state)
     lossy_pair(&gg, DK_DTLS_MODE_PSK, 0, 1, &none, 0, true);
     for (uint64_t i = 1; i <= 8; i++)
         lossy_pair(&gg, DK_DTLS_MODE_CERT, 0, i, &i, 1, true);
+}
+
+/* A retransmitted peer flight of several datagrams is answered once, not
+ * once per datagram (GnuTLS alone would, with our 0 ms window). */
+static void test_retransmitted_flight_answered_once(void **state)
+{
+    (void)state;
+    struct dk_dtls_params cp, sp;
+    struct dk_dtls_config cc, sc;
+    cert_client(&cp, &cli_id, &ca);
+    cert_server(&sp, &srv_id, &ca);
+    setup_cfg(&cc, dk_dtls_backend_gnutls(), &cp);
+    setup_cfg(&sc, dk_dtls_backend_gnutls(), &sp);
+    struct dk_pair pr;
+    /* Datagrams: 1 ClientHello; 2-6 server flight (ServerHello, Certificate,
+     * ServerKeyExchange, CertificateRequest, ServerHelloDone); 7-11 client
+     * flight (Certificate, ClientKeyExchange, CertificateVerify, CCS,
+     * Finished), all lost. The server's timer resends its 5 datagrams; the
+     * client answers the first with its flight and ignores the other four. */
+    dk_pair_init(&pr, &cc, &sc, 13);
+    pr.net.latency_ms = 20;
+    for (uint64_t i = 7; i <= 11; i++)
+        pr.net.drop_list[pr.net.drop_count++] = i;
+    assert_int_equal(dk_pair_start(&pr), 0);
+    dk_pair_run(&pr, pr.now + 60000);
+    assert_true(dk_pair_connected(&pr));
+    assert_int_equal(pr.c_sent, 1 + 5 + 5);
+    assert_int_equal(pr.s_sent, 5 + 5 + 2);
+    dk_pair_free(&pr);
+    /* The server's last flight (CCS, Finished: datagrams 12-13) lost: the
+     * client's timer resends its 5 datagrams and the connected server answers
+     * with its last flight once. */
+    dk_pair_init(&pr, &cc, &sc, 14);
+    pr.net.latency_ms = 20;
+    pr.net.drop_list[pr.net.drop_count++] = 12;
+    pr.net.drop_list[pr.net.drop_count++] = 13;
+    assert_int_equal(dk_pair_start(&pr), 0);
+    dk_pair_run(&pr, pr.now + 60000);
+    assert_true(dk_pair_connected(&pr));
+    assert_int_equal(pr.c_sent, 1 + 5 + 5);
+    assert_int_equal(pr.s_sent, 5 + 2 + 2);
+    dk_pair_free(&pr);
+    dk_dtls_config_free(&cc);
+    dk_dtls_config_free(&sc);
+}
+
+/* One server configuration offering PSK, X.509 and RPK serves each kind of
+ * client with the mode it asked for. */
+static void test_server_with_every_mode(void **state)
+{
+    (void)state;
+    struct lookup_ctx l = {.known = true};
+    memcpy(l.key, psk_key, 16);
+    struct verify_ctx sv = {0};
+    struct dk_dtls_params sp, cp[3];
+    struct dk_dtls_config sc, cc;
+    base_params(&sp, DK_DTLS_SERVER, DK_DTLS_MODE_PSK | DK_DTLS_MODE_CERT | DK_DTLS_MODE_RPK);
+    sp.psk_lookup = psk_lookup;
+    sp.psk_lookup_user = &l;
+    with_id(&sp, &srv_id);
+    with_ca(&sp, &ca);
+    sp.require_client_cert = true;
+    sp.pin_any = true; /* RPK clients can only be pinned */
+    sp.verify = verify_cb;
+    sp.verify_user = &sv;
+    setup_cfg(&sc, dk_dtls_backend_gnutls(), &sp);
+    psk_client(&cp[0], psk_key);
+    cert_client(&cp[1], &cli_id, &ca);
+    struct verify_ctx unused;
+    struct dk_dtls_params dummy;
+    rpk_params(&cp[2], &dummy, &unused);
+    const enum dk_dtls_mode want[3] = {DK_DTLS_MODE_PSK, DK_DTLS_MODE_CERT, DK_DTLS_MODE_RPK};
+    const uint16_t suite[3] = {0xC0A8, 0xC0AE, 0xC0AE};
+    for (int i = 0; i < 3; i++) {
+        setup_cfg(&cc, dk_dtls_backend_gnutls(), &cp[i]);
+        struct dk_pair pr;
+        handshake(&pr, &cc, &sc, 20 + (uint64_t)i);
+        assert_true(dk_pair_connected(&pr));
+        assert_int_equal(dk_dtls_session_peer_info(pr.s)->mode, want[i]);
+        assert_int_equal(dk_dtls_session_peer_info(pr.c)->mode, want[i]);
+        assert_int_equal(dk_dtls_session_peer_info(pr.s)->cipher_suite, suite[i]);
+        dk_pair_free(&pr);
+        dk_dtls_config_free(&cc);
+    }
+    assert_int_equal(sv.calls, 2);
+    /* A client that only speaks RPK fails against an X.509-only server. */
+    struct dk_dtls_params xp;
+    struct dk_dtls_config xc;
+    cert_server(&xp, &srv_id, &ca);
+    setup_cfg(&xc, dk_dtls_backend_gnutls(), &xp);
+    setup_cfg(&cc, dk_dtls_backend_gnutls(), &cp[2]);
+    struct dk_pair pr;
+    handshake(&pr, &cc, &xc, 30);
+    assert_int_equal(dk_dtls_session_state(pr.c), DK_DTLS_FAILED);
+    assert_int_equal(pr.c_err, DK_EAUTH);
+    assert_int_equal(pr.s_err, DK_EAUTH);
+    dk_pair_free(&pr);
+    dk_dtls_config_free(&cc);
+    dk_dtls_config_free(&xc);
+    dk_dtls_config_free(&sc);
 }
 
 /* ---- timers ------------------------------------------------------------------ */
@@ -818,25 +951,32 @@ static void report_handshake(const char *what, unsigned mode)
     setup_cfg(&cc, dk_dtls_backend_gnutls(), &cp);
     setup_cfg(&sc, dk_dtls_backend_gnutls(), &sp);
     struct dk_pair pr;
-    size_t before = heap_in_use();
     handshake(&pr, &cc, &sc, 12);
-    size_t after = heap_in_use();
     assert_true(dk_pair_connected(&pr));
+    assert_int_equal(pr.net.dropped, 0);
     uint64_t hs_dgrams = pr.net.sent, hs_bytes = pr.net.bytes_sent;
+    printf("[figures] %s, suite 0x%04x: handshake %llu datagrams / %llu bytes "
+           "(client %llu / %llu, server %llu / %llu)\n",
+           what, (unsigned)dk_dtls_session_peer_info(pr.c)->cipher_suite,
+           (unsigned long long)hs_dgrams, (unsigned long long)hs_bytes,
+           (unsigned long long)pr.c_sent, (unsigned long long)pr.c_bytes,
+           (unsigned long long)pr.s_sent, (unsigned long long)pr.s_bytes);
     /* Per-record overhead: one application record of 100 bytes. */
     uint8_t payload[100] = {0};
     assert_int_equal(dk_pair_write(&pr, true, payload, sizeof payload), 0);
     uint64_t rec = pr.net.bytes_sent - hs_bytes;
-    printf("[figures] %s: handshake %llu datagrams, %llu bytes (client %llu/%llu, server "
-           "%llu/%llu); app record overhead %llu bytes; suite 0x%04x; heap (mallinfo2, both "
-           "sessions incl. GnuTLS) %zu bytes, ours per session %zu\n",
-           what, (unsigned long long)hs_dgrams, (unsigned long long)hs_bytes,
-           (unsigned long long)pr.c_sent, (unsigned long long)pr.c_bytes,
-           (unsigned long long)pr.s_sent, (unsigned long long)pr.s_bytes,
-           (unsigned long long)(rec - sizeof payload),
-           (unsigned)dk_dtls_session_peer_info(pr.c)->cipher_suite,
-           after > before ? after - before : 0, dk_dtls_session_heap(pr.s));
     assert_int_equal(rec - sizeof payload, 13 + 8 + 8); /* header + explicit nonce + CCM-8 tag */
+    /* Heap of one established session: what freeing it gives back to malloc
+     * (GnuTLS allocates with malloc; ours goes through cfg alloc). */
+    size_t ours = dk_dtls_session_heap(pr.s);
+    size_t with = heap_in_use();
+    dk_dtls_session_free(pr.s);
+    pr.s = NULL;
+    size_t without = heap_in_use();
+    printf("[figures] %s: app record overhead %llu bytes; established server session heap "
+           "%zu bytes (mallinfo2 delta on free; %zu of it through cfg alloc)\n",
+           what, (unsigned long long)(rec - sizeof payload), with > without ? with - without : 0,
+           ours);
     dk_pair_free(&pr);
     dk_dtls_config_free(&cc);
     dk_dtls_config_free(&sc);
@@ -866,6 +1006,7 @@ int main(void)
         PAIRED(test_cert_missing_client_cert_fails, gg),
         PAIRED(test_loss_every_single_datagram, gg),
         PAIRED(test_loss_random, gg),
+        PAIRED(test_loss_duplication_reordering, gg),
 #ifdef DK_HAVE_MBEDTLS
         PAIRED(test_psk_handshake_data_close, mg),
         PAIRED(test_psk_handshake_data_close, gm),
@@ -887,10 +1028,14 @@ int main(void)
         PAIRED(test_loss_every_single_datagram, gm),
         PAIRED(test_loss_random, mg),
         PAIRED(test_loss_random, gm),
+        PAIRED(test_loss_duplication_reordering, mg),
+        PAIRED(test_loss_duplication_reordering, gm),
 #endif
         cmocka_unit_test(test_rpk_handshake_and_peer_info),
         cmocka_unit_test(test_loss_rpk),
         cmocka_unit_test(test_cookie_prestate),
+        cmocka_unit_test(test_retransmitted_flight_answered_once),
+        cmocka_unit_test(test_server_with_every_mode),
         cmocka_unit_test(test_retransmission_backoff_and_timeout),
         cmocka_unit_test(test_garbage_is_dropped),
         cmocka_unit_test(test_config_errors),
@@ -898,5 +1043,7 @@ int main(void)
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_figures),
     };
+    if (getenv("DK_TEST_ONLY")) /* e.g. DK_TEST_ONLY='test_psk*' */
+        cmocka_set_test_filter(getenv("DK_TEST_ONLY"));
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
