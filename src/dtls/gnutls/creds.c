@@ -273,7 +273,8 @@ static int psk_server_key(gnutls_session_t tls, const gnutls_datum_t *identity, 
                            sizeof buf, &len);
     if (rc != 0 || len == 0 || len > sizeof buf) {
         dk_memzero(buf, sizeof buf);
-        dk_info(p->log, DK_GT_LOG, "PSK identity refused (%s)",
+        char who[DK_ADDR_STRLEN];
+        dk_info(p->log, DK_GT_LOG, "PSK identity from %s refused (%s)", dk_gt_peer_str(g, who),
                 rc ? dk_strerror(rc) : "empty key");
         g->fail = DK_EAUTH;
         g->fail_alert = GNUTLS_A_UNKNOWN_PSK_IDENTITY;
@@ -297,7 +298,8 @@ static int psk_server_key(gnutls_session_t tls, const gnutls_datum_t *identity, 
 
 static void reject(struct dk_gt_session *g, int alert, const char *why)
 {
-    dk_warn(g->s->cfg->p.log, DK_GT_LOG, "peer rejected: %s", why);
+    char who[DK_ADDR_STRLEN];
+    dk_warn(g->s->cfg->p.log, DK_GT_LOG, "peer %s rejected: %s", dk_gt_peer_str(g, who), why);
     g->fail = DK_EAUTH;
     g->fail_alert = alert;
 }

@@ -30,12 +30,21 @@ struct dk_gt_config {
 struct dk_gt_buf {
     struct dk_gt_buf *next;
     size_t len;
+    size_t cap; /* room in data[] (datagrams get the MTU, to take more records) */
     uint8_t data[];
 };
 
 struct dk_gt_queue {
     struct dk_gt_buf *head, *tail;
     size_t count;
+};
+
+/* A handshake message arriving in fragments: bytes [0, end) went to GnuTLS. */
+#define DK_GT_FRAGS 4
+struct dk_gt_frag {
+    bool used;
+    uint16_t seq; /* message_seq */
+    uint32_t end;
 };
 
 /* Backend state of one session (s->impl). */
@@ -52,6 +61,10 @@ struct dk_gt_session {
     struct dk_gt_queue rx; /* application records received */
     size_t heap;           /* bytes held through the allocator, including this struct */
     bool oom;              /* an allocation failed inside a GnuTLS callback */
+    /* Records GnuTLS writes in one call share datagrams up to the MTU (RFC
+     * 6347 §4.1.1), as mbedTLS does; GnuTLS itself sends one per record. */
+    bool batch;             /* inside a GnuTLS call that may write */
+    struct dk_gt_buf *batch_mark; /* tx tail when the call began */
 
     /* Our retransmission timer (RFC 6347 §4.2.4.1), on the engine's clock. */
     dk_time_t hs_deadline;  /* whole handshake */
@@ -65,7 +78,15 @@ struct dk_gt_session {
     int fail;
     int fail_alert; /* alert to send for our own decisions, or -1 */
     bool peer_checked; /* peer info filled from its certificate or raw key */
+    struct dk_gt_frag frags[DK_GT_FRAGS];
+    unsigned frag_next;
 };
+
+/* "192.0.2.1:5684": the peer, for log lines (buf: DK_ADDR_STRLEN bytes). */
+static inline const char *dk_gt_peer_str(const struct dk_gt_session *g, char *buf)
+{
+    return dk_addr_format(&g->s->peer, buf, DK_ADDR_STRLEN);
+}
 
 /* creds.c */
 int dk_gt_config_setup(struct dk_dtls_config *cfg);

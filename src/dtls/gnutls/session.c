@@ -51,16 +51,20 @@ static const struct dk_alloc *galloc(const struct dk_gt_session *g)
     return dk_dtls_alloc(g->s->cfg);
 }
 
-static int queue_push(struct dk_gt_session *g, struct dk_gt_queue *q, const void *data, size_t len)
+static int queue_push(struct dk_gt_session *g, struct dk_gt_queue *q, const void *data, size_t len,
+                      size_t cap)
 {
     if (q->count >= (q == &g->tx ? TX_MAX : RX_MAX))
         return DK_ELIMIT;
+    if (cap < len)
+        cap = len;
     const struct dk_alloc *a = galloc(g);
-    struct dk_gt_buf *b = a->alloc(a->user, sizeof *b + len);
+    struct dk_gt_buf *b = a->alloc(a->user, sizeof *b + cap);
     if (!b)
         return DK_ENOMEM;
     b->next = NULL;
     b->len = len;
+    b->cap = cap;
     memcpy(b->data, data, len);
     if (q->tail)
         q->tail->next = b;
@@ -68,13 +72,26 @@ static int queue_push(struct dk_gt_session *g, struct dk_gt_queue *q, const void
         q->head = b;
     q->tail = b;
     q->count++;
-    g->heap += sizeof *b + len;
+    g->heap += sizeof *b + cap;
     return 0;
+}
+
+/* Queues a record GnuTLS wrote: into the datagram begun in the same call
+ * when it fits, else into a new one. */
+static int tx_push(struct dk_gt_session *g, const void *data, size_t len)
+{
+    struct dk_gt_buf *t = g->tx.tail;
+    if (g->batch && t && t != g->batch_mark && len <= t->cap - t->len) {
+        memcpy(t->data + t->len, data, len);
+        t->len += len;
+        return 0;
+    }
+    return queue_push(g, &g->tx, data, len, g->s->cfg->p.mtu);
 }
 
 static void buf_release(struct dk_gt_session *g, struct dk_gt_buf *b)
 {
-    g->heap -= sizeof *b + b->len;
+    g->heap -= sizeof *b + b->cap;
     dk_memzero(b->data, b->len);
     dk_alloc_release(galloc(g), b);
 }
@@ -119,7 +136,7 @@ static void queue_clear(struct dk_gt_session *g, struct dk_gt_queue *q)
 static ssize_t gt_push(gnutls_transport_ptr_t ptr, const void *data, size_t len)
 {
     struct dk_gt_session *g = ptr;
-    if (queue_push(g, &g->tx, data, len) == DK_ENOMEM)
+    if (tx_push(g, data, len) == DK_ENOMEM)
         g->oom = true;
     return (ssize_t)len; /* a full queue is datagram loss, which DTLS handles */
 }
@@ -173,8 +190,13 @@ static int gt_hook(gnutls_session_t tls, unsigned htype, unsigned when, unsigned
 
 /* ---- state changes ------------------------------------------------------ */
 
-static int alert_to_err(gnutls_alert_description_t a)
+/* A fatal alert as DK_E*: the peer refused our credentials (DK_EAUTH) or just
+ * ended the session (DK_ECLOSED). bad_record_mac during the handshake is
+ * how mbedTLS answers a Finished made with a different PSK. */
+static int alert_to_err(gnutls_alert_description_t a, bool handshaking)
 {
+    if (a == GNUTLS_A_BAD_RECORD_MAC)
+        return handshaking ? DK_EAUTH : DK_ECLOSED;
     switch (a) {
     case GNUTLS_A_HANDSHAKE_FAILURE:
     case GNUTLS_A_BAD_CERTIFICATE:
@@ -220,14 +242,15 @@ static int alert_for(int e)
 static int fail(struct dk_gt_session *g, int e)
 {
     const struct dk_log *log = g->s->cfg->p.log;
+    char who[DK_ADDR_STRLEN];
     int rc;
     if (g->oom) {
         rc = DK_ENOMEM;
     } else if (e == GNUTLS_E_FATAL_ALERT_RECEIVED) {
         gnutls_alert_description_t a = gnutls_alert_get(g->tls);
-        rc = alert_to_err(a);
-        dk_info(log, DK_GT_LOG, "peer sent fatal alert %d (%s)", (int)a,
-                gnutls_alert_get_name(a) ? gnutls_alert_get_name(a) : "?");
+        rc = alert_to_err(a, g->s->state == DK_DTLS_HANDSHAKING);
+        dk_info(log, DK_GT_LOG, "%s sent fatal alert %d (%s): %s", dk_gt_peer_str(g, who), (int)a,
+                gnutls_alert_get_name(a) ? gnutls_alert_get_name(a) : "?", dk_strerror(rc));
     } else {
         rc = g->fail ? g->fail : dk_gt_err(e);
         int alert = g->fail_alert >= 0 ? g->fail_alert : alert_for(e);
@@ -235,7 +258,9 @@ static int fail(struct dk_gt_session *g, int e)
             gnutls_alert_send(g->tls, GNUTLS_AL_FATAL, (gnutls_alert_description_t)alert);
         else
             gnutls_alert_send_appropriate(g->tls, e);
-        dk_info(log, DK_GT_LOG, "session failed: %s (%s)", gnutls_strerror(e), dk_strerror(rc));
+        dk_info(log, DK_GT_LOG, "session with %s failed%s: %s (%s)", dk_gt_peer_str(g, who),
+                g->s->state == DK_DTLS_HANDSHAKING ? " in the handshake" : "", gnutls_strerror(e),
+                dk_strerror(rc));
     }
     g->s->state = DK_DTLS_FAILED;
     g->rtx_deadline = DK_TIME_NEVER;
@@ -247,8 +272,9 @@ static void connected(struct dk_gt_session *g)
     dk_gt_fill_info(g);
     g->s->state = DK_DTLS_CONNECTED;
     g->rtx_deadline = DK_TIME_NEVER;
-    dk_debug(g->s->cfg->p.log, DK_GT_LOG, "connected, suite 0x%04x",
-             (unsigned)g->s->info.cipher_suite);
+    char who[DK_ADDR_STRLEN];
+    dk_debug(g->s->cfg->p.log, DK_GT_LOG, "connected with %s, suite 0x%04x",
+             dk_gt_peer_str(g, who), (unsigned)g->s->info.cipher_suite);
 }
 
 /* After a GnuTLS call that returned GNUTLS_E_AGAIN: datagrams it queued
@@ -286,9 +312,9 @@ static void account_tx(struct dk_gt_session *g, dk_time_t now, enum step_cause c
 }
 
 /* One run of the handshake with whatever input is pending. */
-static int step_handshake(struct dk_gt_session *g, dk_time_t now, enum step_cause cause)
+static int run_handshake(struct dk_gt_session *g, dk_time_t now, enum step_cause cause)
 {
-    struct dk_gt_buf *mark = g->tx.tail;
+    struct dk_gt_buf *mark = g->batch_mark = g->tx.tail;
     size_t before = g->tx.count;
     g->progress = false;
     int e;
@@ -313,15 +339,25 @@ static int step_handshake(struct dk_gt_session *g, dk_time_t now, enum step_caus
     return 0;
 }
 
+static int step_handshake(struct dk_gt_session *g, dk_time_t now, enum step_cause cause)
+{
+    g->batch = true;
+    int rc = run_handshake(g, now, cause);
+    g->batch = false;
+    return rc;
+}
+
 /* Reads every record left in the current datagram once connected. */
 static int drain_records(struct dk_gt_session *g, dk_time_t now)
 {
     for (int i = 0; i < 256; i++) {
-        struct dk_gt_buf *mark = g->tx.tail;
+        struct dk_gt_buf *mark = g->batch_mark = g->tx.tail;
         size_t before = g->tx.count;
         g->progress = false;
         gnutls_packet_t pkt = NULL;
+        g->batch = true;
         ssize_t n = gnutls_record_recv_packet(g->tls, &pkt);
+        g->batch = false;
         if (g->oom) {
             if (pkt)
                 gnutls_packet_deinit(pkt);
@@ -330,7 +366,7 @@ static int drain_records(struct dk_gt_session *g, dk_time_t now)
         if (n > 0) {
             gnutls_datum_t d;
             gnutls_packet_get(pkt, &d, NULL);
-            int rc = queue_push(g, &g->rx, d.data, d.size);
+            int rc = queue_push(g, &g->rx, d.data, d.size, 0);
             gnutls_packet_deinit(pkt);
             if (rc == DK_ENOMEM)
                 return fail(g, GNUTLS_E_MEMORY_ERROR);
@@ -342,7 +378,8 @@ static int drain_records(struct dk_gt_session *g, dk_time_t now)
             /* close_notify: answer with ours (RFC 5246 §7.2.1) and stop. */
             g->s->state = DK_DTLS_CLOSED;
             gnutls_bye(g->tls, GNUTLS_SHUT_WR);
-            dk_debug(g->s->cfg->p.log, DK_GT_LOG, "peer closed the session");
+            char who[DK_ADDR_STRLEN];
+            dk_debug(g->s->cfg->p.log, DK_GT_LOG, "%s closed the session", dk_gt_peer_str(g, who));
             return DK_ECLOSED;
         }
         if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
@@ -452,6 +489,43 @@ static bool ccs_wanted(struct dk_gt_session *g)
            (in == GNUTLS_HANDSHAKE_CLIENT_KEY_EXCHANGE && !g->peer_checked);
 }
 
+/* Whether a plaintext handshake fragment may reach GnuTLS. GnuTLS 3.7
+ * reassembles a message whose later fragment arrived first with a wrong end
+ * offset (merge_handshake_packet() takes the MIN of the ends) and then never
+ * completes it: seen with mbedTLS, which shrinks its records to 508 bytes
+ * after retransmissions, over a lossy link. So a fragment goes in only if it
+ * starts a message or continues the bytes GnuTLS already has; others are
+ * dropped as if lost, and the peer's next retransmission brings them again. */
+static bool fragment_in_order(struct dk_gt_session *g, const uint8_t *rec, size_t len)
+{
+    if (len < 13 + 12)
+        return true; /* not a handshake fragment header: GnuTLS drops it */
+    const uint8_t *h = rec + 13;
+    uint32_t total = (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+    uint16_t seq = (uint16_t)(h[4] << 8 | h[5]);
+    uint32_t off = (uint32_t)h[6] << 16 | (uint32_t)h[7] << 8 | h[8];
+    uint32_t flen = (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+    struct dk_gt_frag *f = NULL;
+    for (size_t i = 0; i < DK_GT_FRAGS; i++)
+        if (g->frags[i].used && g->frags[i].seq == seq)
+            f = &g->frags[i];
+    if (off == 0) {
+        if (flen >= total)
+            return true; /* a whole message */
+        if (!f) {
+            f = &g->frags[g->frag_next++ % DK_GT_FRAGS];
+            f->used = true;
+            f->seq = seq;
+            f->end = 0;
+        }
+    } else if (!f || off > f->end) {
+        return false;
+    }
+    if (off + flen > f->end)
+        f->end = off + flen;
+    return true;
+}
+
 /* Feeds one record as if it were a datagram of its own (records never span
  * datagrams, so this changes nothing for GnuTLS) and runs the handshake or
  * reads application data. */
@@ -499,6 +573,8 @@ static int gt_recv(struct dk_dtls_session *s, const uint8_t *dgram, size_t len, 
             break;
         pos += rlen;
         if (rec[0] == 20 && !ccs_wanted(g))
+            continue;
+        if (rec[0] == 22 && (rec[3] | rec[4]) == 0 && !fragment_in_order(g, rec, rlen))
             continue;
         int rc = feed_record(g, rec, rlen, now);
         if (rc)
@@ -566,7 +642,9 @@ static int gt_tick(struct dk_dtls_session *s, dk_time_t now)
     if (now >= g->hs_deadline) {
         s->state = DK_DTLS_FAILED;
         g->rtx_deadline = DK_TIME_NEVER;
-        dk_info(s->cfg->p.log, DK_GT_LOG, "handshake timed out");
+        char who[DK_ADDR_STRLEN];
+        dk_info(s->cfg->p.log, DK_GT_LOG, "handshake with %s timed out: %s", dk_gt_peer_str(g, who),
+                dk_strerror(DK_ETIMEDOUT));
         return DK_ETIMEDOUT;
     }
     if (now < g->rtx_deadline)
