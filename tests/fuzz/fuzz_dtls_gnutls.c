@@ -46,7 +46,8 @@ static void make_identity(void)
         gnutls_x509_crt_set_activation_time(c, time(NULL) - 60) < 0 ||
         gnutls_x509_crt_set_expiration_time(c, time(NULL) + 86400) < 0 ||
         gnutls_x509_crt_set_dn_by_oid(c, GNUTLS_OID_X520_COMMON_NAME, 0, "fuzz", 4) < 0 ||
-        gnutls_x509_crt_set_key(c, k) < 0 || gnutls_x509_crt_sign2(c, c, k, GNUTLS_DIG_SHA256, 0) < 0 ||
+        gnutls_x509_crt_set_key(c, k) < 0 ||
+        gnutls_x509_crt_sign2(c, c, k, GNUTLS_DIG_SHA256, 0) < 0 ||
         gnutls_x509_crt_export(c, GNUTLS_X509_FMT_DER, cert_der, &cl) < 0)
         abort();
     gnutls_x509_crt_deinit(c);

@@ -18,6 +18,9 @@ int dk_gt_err(int e)
     switch (e) {
     case GNUTLS_E_MEMORY_ERROR:
         return DK_ENOMEM;
+    case GNUTLS_E_SESSION_EOF: /* close_notify during the handshake */
+    case GNUTLS_E_PREMATURE_TERMINATION:
+        return DK_ECLOSED;
     case GNUTLS_E_CERTIFICATE_ERROR:
     case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
     case GNUTLS_E_CERTIFICATE_REQUIRED:
@@ -41,8 +44,9 @@ int dk_gt_err(int e)
 
 /* ---- priorities -------------------------------------------------------- */
 
-/* DTLS 1.2 only; CCM-8 before GCM (RFC 7925 / LwM2M); P-256 only; the server
- * picks in this order whatever the client offered first. */
+/* DTLS 1.2 only; CCM-8 before GCM (RFC 7925, LwM2M); P-256 only. A server
+ * chooses by this order among what the client offers (%SERVER_PRECEDENCE),
+ * so a client that lists GCM first still gets CCM-8. */
 static int build_priority(const struct dk_dtls_params *p, char *out, size_t cap)
 {
     int n = snprintf(out, cap,
@@ -275,9 +279,12 @@ static int psk_server_key(gnutls_session_t tls, const gnutls_datum_t *identity, 
         dk_memzero(buf, sizeof buf);
         char who[DK_ADDR_STRLEN];
         dk_info(p->log, DK_GT_LOG, "PSK identity from %s refused (%s)", dk_gt_peer_str(g, who),
-                rc ? dk_strerror(rc) : "empty key");
-        g->fail = DK_EAUTH;
-        g->fail_alert = GNUTLS_A_UNKNOWN_PSK_IDENTITY;
+                rc ? dk_strerror(rc) : "bad key length");
+        /* Unknown identity: handshake failure. The lookup failing for its
+         * own reasons (store error, ...) is reported as that error. */
+        bool unknown = rc == 0 || rc == DK_ENOTFOUND;
+        g->fail = unknown ? DK_EAUTH : rc;
+        g->fail_alert = unknown ? GNUTLS_A_UNKNOWN_PSK_IDENTITY : GNUTLS_A_INTERNAL_ERROR;
         return -1;
     }
     key->data = gnutls_malloc(len);
@@ -399,8 +406,8 @@ static int verify_peer(gnutls_session_t tls)
     int e = gnutls_certificate_verify_peers2(tls, &status);
     if (e < 0 || status != 0) {
         gnutls_datum_t out = {NULL, 0};
-        if (e >= 0 && gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out,
-                                                                    0) >= 0) {
+        if (e >= 0 &&
+            gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0) >= 0) {
             reject(g, alert_for_status(status), (const char *)out.data);
             gnutls_free(out.data);
         } else {
@@ -574,7 +581,8 @@ int dk_dtls_gnutls_sign(const struct dk_dtls_config *cfg, const uint8_t *data, s
     if (wrap_key(gc->key, &w) < 0)
         return DK_ENOMEM;
     gnutls_datum_t d = {(unsigned char *)data, (unsigned)len}, out = {NULL, 0};
-    int rc = gnutls_privkey_sign_data2(w, GNUTLS_SIGN_ECDSA_SHA256, 0, &d, &out) < 0 ? DK_ECRYPTO : 0;
+    int rc =
+        gnutls_privkey_sign_data2(w, GNUTLS_SIGN_ECDSA_SHA256, 0, &d, &out) < 0 ? DK_ECRYPTO : 0;
     if (!rc && out.size > cap)
         rc = DK_ENOSPC;
     if (!rc) {

@@ -63,7 +63,7 @@ struct dk_gt_session {
     bool oom;              /* an allocation failed inside a GnuTLS callback */
     /* Records GnuTLS writes in one call share datagrams up to the MTU (RFC
      * 6347 §4.1.1), as mbedTLS does; GnuTLS itself sends one per record. */
-    bool batch;             /* inside a GnuTLS call that may write */
+    bool batch;                   /* inside a GnuTLS call that may write */
     struct dk_gt_buf *batch_mark; /* tx tail when the call began */
 
     /* Our retransmission timer (RFC 6347 §4.2.4.1), on the engine's clock. */
@@ -76,7 +76,7 @@ struct dk_gt_session {
 
     /* Why the handshake failed, when we decided it (0: GnuTLS decided). */
     int fail;
-    int fail_alert; /* alert to send for our own decisions, or -1 */
+    int fail_alert;    /* alert to send for our own decisions, or -1 */
     bool peer_checked; /* peer info filled from its certificate or raw key */
     struct dk_gt_frag frags[DK_GT_FRAGS];
     unsigned frag_next;

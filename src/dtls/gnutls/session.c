@@ -1,35 +1,43 @@
 /* GnuTLS 3.7 DTLS 1.2 backend: sessions driven from memory.
  *
- * GnuTLS reads and writes through our transport callbacks: pull() hands out
- * the datagram being fed by recv() once and then fails with EAGAIN; push()
- * queues each record GnuTLS writes as one datagram for pop_tx().
+ * Transport. GnuTLS reads and writes through our callbacks. recv() walks the
+ * datagram record by record and hands GnuTLS one record per pull() (records
+ * never span datagrams, so this is what GnuTLS would see anyway); pull()
+ * then fails with EAGAIN. push() queues what GnuTLS writes; the records of
+ * one GnuTLS call share datagrams up to the MTU (RFC 6347 §4.1.1), so a
+ * flight is one datagram where it fits (GnuTLS alone sends one datagram per
+ * record).
  *
  * Timers. GnuTLS decides about retransmission in _dtls_transmit() by
- * comparing its own clock (gnutls_gettime(), i.e. CLOCK_REALTIME, replaceable
- * only process-wide through a private symbol) with the time of the last
- * transmission: a non-blocking gnutls_handshake() resends the flight only when
- * at least the current window (gnutls_dtls_set_timeouts' retrans_timeout,
- * doubled per retransmission) has passed on that clock. gnutls_dtls_get_timeout()
- * is computed the same way. Against the engine's `now` (a fake clock in tests,
- * CLOCK_MONOTONIC in programs) that clock means nothing: a tick() at our
- * deadline would find "not yet" whenever wall time lags, and wall-clock steps
- * would stall or hurry handshakes.
+ * comparing its own clock (gnutls_gettime(): CLOCK_REALTIME, replaceable only
+ * process-wide through the private _gnutls_global_set_gettime_function) with
+ * the time of its last transmission: a non-blocking gnutls_handshake()
+ * resends the flight only once the current window (gnutls_dtls_set_timeouts'
+ * retrans_timeout, doubled per retransmission) has passed on that clock, and
+ * only when the pull-timeout callback said nothing arrived.
+ * gnutls_dtls_get_timeout() is computed from the same clock. Against the
+ * engine's `now` (a fake clock in tests, CLOCK_MONOTONIC in programs) that
+ * clock means nothing: a tick() at our deadline would often find "not yet",
+ * and wall-clock steps would stall or hurry handshakes.
  *
- * So this backend owns the timer. Each session sets the GnuTLS window to 0
- * ms, so that a gnutls_handshake() call told "nothing arrived" by the
- * pull-timeout callback resends the current flight (new records, new
- * sequence numbers). The callback says so only inside tick(), once our
- * deadline (RFC 6347 §4.2.4.1: retrans_min_ms doubling up to retrans_max_ms,
- * on the engine clock) has passed; at all other times it reports "readable"
- * and the read that follows fails with EAGAIN, which GnuTLS takes as "wait". GnuTLS's own total timeout is set out of reach; handshake_timeout_ms
- * is enforced here. One side effect needs care: with a 0 window GnuTLS also
- * answers *every* record of a retransmitted peer flight with a full
- * retransmission (with its real window it would wait). RFC 6347 §4.2.4 asks
- * for one answer per peer flight, so answers that come less than
- * retrans_min_ms/2 after our last transmission are dropped from the queue (to
- * GnuTLS they look like datagrams lost on the way). A handshake hook tells new
- * messages (progress) from such retransmissions: GnuTLS runs hooks only for
- * messages sent or received for the first time. */
+ * So this backend owns the timer. Each session sets the GnuTLS window to 0 ms
+ * and its total timeout out of reach. The pull-timeout callback reports
+ * "readable" (the pull() that follows fails with EAGAIN, which GnuTLS takes as
+ * "wait") except inside tick(), once our deadline has passed (RFC 6347
+ * §4.2.4.1: retrans_min_ms doubling up to retrans_max_ms, on the engine
+ * clock): then it reports "nothing arrived" and GnuTLS resends the flight
+ * (re-encrypted, new record numbers). handshake_timeout_ms is enforced here.
+ *
+ * With a 0 ms window GnuTLS also answers *every* record of a retransmitted
+ * peer flight with a retransmission of its own (with its real window it would
+ * wait). RFC 6347 §4.2.4 asks for one answer per peer flight, so answers that
+ * come less than retrans_min_ms/2 after our last transmission are dropped
+ * from the queue (to GnuTLS they look like datagrams lost on the way). A
+ * handshake hook tells new messages (progress) from retransmissions: GnuTLS
+ * runs hooks only for messages sent or received for the first time.
+ *
+ * Two GnuTLS 3.7.9 defects are kept away by filtering records before GnuTLS
+ * sees them (see ccs_wanted() and fragment_in_order()). */
 #include "gnutls_int.h"
 
 #include <duckling/err.h>
@@ -38,8 +46,8 @@
 #include <errno.h>
 #include <string.h>
 
-#define TX_MAX 64 /* datagrams waiting for pop_tx(); more behave like loss */
-#define RX_MAX 64 /* application records waiting for read() */
+#define TX_MAX 64                    /* datagrams waiting for pop_tx(); more behave like loss */
+#define RX_MAX 64                    /* application records waiting for read() */
 #define GT_TOTAL_TIMEOUT 0x7fffffffu /* GnuTLS's own handshake limit: out of reach */
 
 enum step_cause { STEP_INPUT, STEP_TIMER };
@@ -182,7 +190,7 @@ static int gt_hook(gnutls_session_t tls, unsigned htype, unsigned when, unsigned
      * ServerHelloDone), a server after CertificateVerify (checked before the
      * client's Finished). */
     unsigned proof_done = g->s->cfg->p.role == DK_DTLS_CLIENT ? GNUTLS_HANDSHAKE_SERVER_HELLO_DONE
-                                                               : GNUTLS_HANDSHAKE_FINISHED;
+                                                              : GNUTLS_HANDSHAKE_FINISHED;
     if (incoming && htype == proof_done)
         return dk_gt_run_user_verify(g);
     return 0;
@@ -251,6 +259,9 @@ static int fail(struct dk_gt_session *g, int e)
         rc = alert_to_err(a, g->s->state == DK_DTLS_HANDSHAKING);
         dk_info(log, DK_GT_LOG, "%s sent fatal alert %d (%s): %s", dk_gt_peer_str(g, who), (int)a,
                 gnutls_alert_get_name(a) ? gnutls_alert_get_name(a) : "?", dk_strerror(rc));
+    } else if (e == GNUTLS_E_SESSION_EOF) {
+        rc = DK_ECLOSED; /* the peer gave up with close_notify: nothing to tell it */
+        dk_info(log, DK_GT_LOG, "%s closed the session in the handshake", dk_gt_peer_str(g, who));
     } else {
         rc = g->fail ? g->fail : dk_gt_err(e);
         int alert = g->fail_alert >= 0 ? g->fail_alert : alert_for(e);
@@ -273,8 +284,8 @@ static void connected(struct dk_gt_session *g)
     g->s->state = DK_DTLS_CONNECTED;
     g->rtx_deadline = DK_TIME_NEVER;
     char who[DK_ADDR_STRLEN];
-    dk_debug(g->s->cfg->p.log, DK_GT_LOG, "connected with %s, suite 0x%04x",
-             dk_gt_peer_str(g, who), (unsigned)g->s->info.cipher_suite);
+    dk_debug(g->s->cfg->p.log, DK_GT_LOG, "connected with %s, suite 0x%04x", dk_gt_peer_str(g, who),
+             (unsigned)g->s->info.cipher_suite);
 }
 
 /* After a GnuTLS call that returned GNUTLS_E_AGAIN: datagrams it queued
@@ -318,14 +329,12 @@ static int run_handshake(struct dk_gt_session *g, dk_time_t now, enum step_cause
     size_t before = g->tx.count;
     g->progress = false;
     int e;
-    for (int i = 0;; i++) {
+    /* A warning alert (close_notify comes as GNUTLS_E_SESSION_EOF) interrupts
+     * the handshake call; go on with the rest of the input. */
+    for (int i = 0; i < 8; i++) {
         e = gnutls_handshake(g->tls);
-        if (e != GNUTLS_E_WARNING_ALERT_RECEIVED || i == 8)
+        if (e != GNUTLS_E_WARNING_ALERT_RECEIVED)
             break;
-        if (gnutls_alert_get(g->tls) == GNUTLS_A_CLOSE_NOTIFY) {
-            e = GNUTLS_E_FATAL_ALERT_RECEIVED; /* reported as DK_ECLOSED */
-            break;
-        }
     }
     if (g->oom)
         return fail(g, GNUTLS_E_MEMORY_ERROR);
@@ -387,12 +396,14 @@ static int drain_records(struct dk_gt_session *g, dk_time_t now)
             account_tx(g, now, STEP_INPUT, mark, before);
             return 0;
         }
-        if (n == GNUTLS_E_REHANDSHAKE) {
+        if (n == GNUTLS_E_REHANDSHAKE) { /* renegotiation is not offered */
             gnutls_alert_send(g->tls, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
-            continue;
+            return 0;
         }
-        if (n == GNUTLS_E_WARNING_ALERT_RECEIVED || !gnutls_error_is_fatal((int)n))
+        if (n == GNUTLS_E_WARNING_ALERT_RECEIVED)
             continue;
+        if (!gnutls_error_is_fatal((int)n))
+            return 0;
         return fail(g, (int)n);
     }
     return 0;

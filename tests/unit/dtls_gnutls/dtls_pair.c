@@ -134,8 +134,8 @@ void dk_pair_run(struct dk_pair *p, dk_time_t limit)
         bool quiet = p->net.qlen == 0;
         if (quiet && p->c && settled(p->c) && (!p->s || settled(p->s)))
             break;
-        dk_time_t next = dk_time_min(dk_fakenet_next_time(&p->net),
-                                     dk_time_min(deadline(p->c), deadline(p->s)));
+        dk_time_t next =
+            dk_time_min(dk_fakenet_next_time(&p->net), dk_time_min(deadline(p->c), deadline(p->s)));
         if (next == DK_TIME_NEVER || next > limit)
             break;
         if (next > p->now)

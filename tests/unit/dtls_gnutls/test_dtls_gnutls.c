@@ -65,7 +65,8 @@ static int group_setup(void **state)
         tc_make_leaf(&cli_self, "dev-self", NULL, -3600, 86400, 0) ||
         tc_make_leaf(&srv_untrusted, "gateway", &ca2, -3600, 86400, 0))
         return -1;
-    if (tc_hashes(&srv_id, srv_cert_sha, srv_spki_sha) || tc_hashes(&cli_id, cli_cert_sha, cli_spki_sha) ||
+    if (tc_hashes(&srv_id, srv_cert_sha, srv_spki_sha) ||
+        tc_hashes(&cli_id, cli_cert_sha, cli_spki_sha) ||
         tc_hashes(&cli_self, self_cert_sha, self_spki_sha))
         return -1;
     return 0;
@@ -286,9 +287,52 @@ static void test_psk_unknown_identity_fails_cleanly(void **state)
     dk_dtls_config_free(&sc);
 }
 
+/* The server closes first; and a client giving up mid-handshake tells the
+ * server, which ends its session too. */
+static void test_close_notify_from_server_and_mid_handshake(void **state)
+{
+    (void)state;
+    struct lookup_ctx l = {.known = true};
+    memcpy(l.key, psk_key, 16);
+    struct dk_dtls_params cp, sp;
+    struct dk_dtls_config cc, sc;
+    psk_client(&cp, psk_key);
+    psk_server(&sp, &l);
+    setup_cfg(&cc, dk_dtls_backend_gnutls(), &cp);
+    setup_cfg(&sc, dk_dtls_backend_gnutls(), &sp);
+    struct dk_pair pr;
+    handshake(&pr, &cc, &sc, 16);
+    assert_true(dk_pair_connected(&pr));
+    assert_int_equal(dk_dtls_session_close(pr.s, pr.now), 0);
+    assert_int_equal(dk_dtls_session_state(pr.s), DK_DTLS_CLOSED);
+    assert_int_equal(dk_dtls_session_close(pr.s, pr.now), 0); /* twice is fine */
+    dk_pair_flush(&pr);
+    dk_pair_run(&pr, pr.now + 1000);
+    assert_int_equal(dk_dtls_session_state(pr.c), DK_DTLS_CLOSED);
+    assert_int_equal(pr.c_err, DK_ECLOSED);
+    assert_non_null(dk_dtls_session_peer_info(pr.c)); /* still there after close */
+    dk_pair_free(&pr);
+    /* Mid-handshake: the server has sent its flight, the client closes. */
+    dk_pair_init(&pr, &cc, &sc, 17);
+    pr.net.latency_ms = 10;
+    assert_int_equal(dk_pair_start(&pr), 0);
+    dk_pair_run(&pr, pr.now + 15); /* ClientHello delivered, ServerHello on its way */
+    assert_non_null(pr.s);
+    assert_int_equal(dk_dtls_session_state(pr.s), DK_DTLS_HANDSHAKING);
+    assert_int_equal(dk_dtls_session_close(pr.c, pr.now), 0);
+    dk_pair_flush(&pr);
+    dk_pair_run(&pr, pr.now + 1000);
+    assert_int_equal(dk_dtls_session_state(pr.s), DK_DTLS_FAILED);
+    assert_int_equal(pr.s_err, DK_ECLOSED);
+    dk_pair_free(&pr);
+    dk_dtls_config_free(&cc);
+    dk_dtls_config_free(&sc);
+}
+
 /* ---- certificates ---------------------------------------------------------- */
 
-static void cert_client(struct dk_dtls_params *p, const struct tc_id *id, const struct tc_id *anchor)
+static void cert_client(struct dk_dtls_params *p, const struct tc_id *id,
+                        const struct tc_id *anchor)
 {
     base_params(p, DK_DTLS_CLIENT, DK_DTLS_MODE_CERT);
     if (id)
@@ -297,7 +341,8 @@ static void cert_client(struct dk_dtls_params *p, const struct tc_id *id, const 
         with_ca(p, anchor);
 }
 
-static void cert_server(struct dk_dtls_params *p, const struct tc_id *id, const struct tc_id *anchor)
+static void cert_server(struct dk_dtls_params *p, const struct tc_id *id,
+                        const struct tc_id *anchor)
 {
     base_params(p, DK_DTLS_SERVER, DK_DTLS_MODE_CERT);
     with_id(p, id);
@@ -445,8 +490,7 @@ static void test_cert_missing_client_cert_fails(void **state)
 
 /* ---- raw public keys (GnuTLS only) ---------------------------------------- */
 
-static void rpk_params(struct dk_dtls_params *cp, struct dk_dtls_params *sp,
-                       struct verify_ctx *sv)
+static void rpk_params(struct dk_dtls_params *cp, struct dk_dtls_params *sp, struct verify_ctx *sv)
 {
     base_params(cp, DK_DTLS_CLIENT, DK_DTLS_MODE_RPK);
     with_id(cp, &cli_self);
@@ -595,8 +639,8 @@ static uint64_t loss_seeds(uint64_t dflt)
  * 60 s default), so 30% loss each way fails a few percent of seeds there. */
 static unsigned loss_for(const struct pairing *pg, unsigned gnutls_loss)
 {
-    bool both_gnutls = pg->client() == dk_dtls_backend_gnutls() &&
-                       pg->server() == dk_dtls_backend_gnutls();
+    bool both_gnutls =
+        pg->client() == dk_dtls_backend_gnutls() && pg->server() == dk_dtls_backend_gnutls();
     return both_gnutls ? gnutls_loss : gnutls_loss * 2 / 3;
 }
 
@@ -713,7 +757,7 @@ static void test_stale_client_hello_after_handshake(void **state)
     assert_int_equal(dk_pair_start(&pr), 0);
     assert_int_equal(pr.net.qlen, 1);
     struct dk_fakenet_dgram hello = pr.net.q[0];
-    hello.data[10] = 7; /* as if retransmitted: a fresh record number, no replay */
+    hello.data[10] = 7;             /* as if retransmitted: a fresh record number, no replay */
     dk_pair_run(&pr, pr.now + 100); /* before the client's timer */
     assert_int_equal(dk_dtls_session_state(pr.s), DK_DTLS_CONNECTED);
     assert_int_equal(dk_dtls_session_state(pr.c), DK_DTLS_HANDSHAKING);
@@ -920,6 +964,96 @@ static void test_config_errors(void **state)
     dk_dtls_config_free(&cfg);
 }
 
+/* The cipher suites a client offers, in order, from its first datagram. */
+static size_t offered_suites(const struct dk_dtls_params *p, uint16_t *out, size_t cap)
+{
+    struct dk_dtls_config cfg;
+    setup_cfg(&cfg, dk_dtls_backend_gnutls(), p);
+    struct dk_dtls_session *c;
+    struct dk_addr srv;
+    dk_addr_from_ip(&srv, "192.0.2.2", 5684);
+    assert_int_equal(dk_dtls_session_new(&c, &cfg, &srv, 1000), 0);
+    uint8_t d[2048];
+    int n = dk_dtls_session_pop_tx(c, d, sizeof d);
+    assert_true(n > 13 + 12 + 2 + 32 + 2);
+    assert_int_equal(d[0], 22);                /* handshake */
+    assert_true(d[1] == 0xfe && d[2] == 0xfd); /* record version DTLS 1.2 */
+    assert_int_equal(d[13], 1);                /* ClientHello */
+    size_t pos = 13 + 12;
+    assert_true(d[pos] == 0xfe && d[pos + 1] == 0xfd); /* client_version DTLS 1.2 */
+    pos += 2 + 32;
+    pos += 1 + d[pos]; /* session_id */
+    pos += 1 + d[pos]; /* cookie */
+    size_t len = (size_t)d[pos] << 8 | d[pos + 1];
+    pos += 2;
+    size_t k = 0;
+    for (size_t i = 0; i + 1 < len && k < cap; i += 2)
+        out[k++] = (uint16_t)(d[pos + i] << 8 | d[pos + i + 1]);
+    dk_dtls_session_free(c);
+    dk_dtls_config_free(&cfg);
+    return k;
+}
+
+static void test_offered_suites_and_version(void **state)
+{
+    (void)state;
+    struct dk_dtls_params p;
+    uint16_t s[16];
+    psk_client(&p, psk_key);
+    assert_int_equal(offered_suites(&p, s, 16), 2);
+    assert_int_equal(s[0], 0xC0A8); /* TLS_PSK_WITH_AES_128_CCM_8 */
+    assert_int_equal(s[1], 0x00A8); /* TLS_PSK_WITH_AES_128_GCM_SHA256 */
+    cert_client(&p, &cli_id, &ca);
+    assert_int_equal(offered_suites(&p, s, 16), 2);
+    assert_int_equal(s[0], 0xC0AE); /* TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 */
+    assert_int_equal(s[1], 0xC02B); /* TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 */
+}
+
+/* Clients put 0xfeff or 0xfe00 as the record version of their first
+ * ClientHello too; the server answers either. */
+static void test_server_accepts_hello_record_versions(void **state)
+{
+    (void)state;
+    struct lookup_ctx l = {.known = true};
+    memcpy(l.key, psk_key, 16);
+    struct dk_dtls_params cp, sp;
+    struct dk_dtls_config cc, sc;
+    psk_client(&cp, psk_key);
+    psk_server(&sp, &l);
+    setup_cfg(&cc, dk_dtls_backend_gnutls(), &cp);
+    setup_cfg(&sc, dk_dtls_backend_gnutls(), &sp);
+    const uint8_t versions[2][2] = {{0xfe, 0xff}, {0xfe, 0x00}};
+    for (int i = 0; i < 2; i++) {
+        struct dk_addr a;
+        dk_addr_from_ip(&a, "192.0.2.9", 7000);
+        struct dk_dtls_session *c, *s;
+        assert_int_equal(dk_dtls_session_new(&c, &cc, &a, 1000), 0);
+        assert_int_equal(dk_dtls_session_new(&s, &sc, &a, 1000), 0);
+        uint8_t d[2048];
+        int n = dk_dtls_session_pop_tx(c, d, sizeof d);
+        assert_true(n > 0);
+        d[1] = versions[i][0];
+        d[2] = versions[i][1];
+        assert_int_equal(dk_dtls_session_recv(s, d, (size_t)n, 1000), 0);
+        n = dk_dtls_session_pop_tx(s, d, sizeof d);
+        assert_true(n > 0); /* ServerHello, ServerHelloDone */
+        assert_int_equal(d[13], 2);
+        assert_int_equal(dk_dtls_session_recv(c, d, (size_t)n, 1000), 0);
+        for (int k = 0; k < 4; k++) {
+            while ((n = dk_dtls_session_pop_tx(c, d, sizeof d)) > 0)
+                dk_dtls_session_recv(s, d, (size_t)n, 1000);
+            while ((n = dk_dtls_session_pop_tx(s, d, sizeof d)) > 0)
+                dk_dtls_session_recv(c, d, (size_t)n, 1000);
+        }
+        assert_int_equal(dk_dtls_session_state(c), DK_DTLS_CONNECTED);
+        assert_int_equal(dk_dtls_session_state(s), DK_DTLS_CONNECTED);
+        dk_dtls_session_free(c);
+        dk_dtls_session_free(s);
+    }
+    dk_dtls_config_free(&cc);
+    dk_dtls_config_free(&sc);
+}
+
 static void test_deterministic_ecdsa(void **state)
 {
     (void)state;
@@ -1104,10 +1238,13 @@ int main(void)
         cmocka_unit_test(test_cookie_prestate),
         cmocka_unit_test(test_retransmitted_flight_answered_once),
         cmocka_unit_test(test_server_with_every_mode),
+        cmocka_unit_test(test_close_notify_from_server_and_mid_handshake),
         cmocka_unit_test(test_stale_client_hello_after_handshake),
         cmocka_unit_test(test_retransmission_backoff_and_timeout),
         cmocka_unit_test(test_garbage_is_dropped),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_offered_suites_and_version),
+        cmocka_unit_test(test_server_accepts_hello_record_versions),
         cmocka_unit_test(test_deterministic_ecdsa),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_figures),

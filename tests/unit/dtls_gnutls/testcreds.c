@@ -32,28 +32,29 @@ fail:
     return -1;
 }
 
-static int make_cert(struct tc_id *id, const char *cn, const struct tc_id *issuer, long nb,
-                     long na, int is_ca)
+static int make_cert(struct tc_id *id, const char *cn, const struct tc_id *issuer, long nb, long na,
+                     int is_ca)
 {
     gnutls_x509_crt_t crt;
     if (gnutls_x509_crt_init(&crt) < 0)
         return -1;
     time_t now = time(NULL);
     unsigned char serial[2] = {0x01, serial_counter++};
-    int ok = gnutls_x509_crt_set_version(crt, 3) >= 0 &&
-             gnutls_x509_crt_set_serial(crt, serial, sizeof serial) >= 0 &&
-             gnutls_x509_crt_set_activation_time(crt, now + nb) >= 0 &&
-             gnutls_x509_crt_set_expiration_time(crt, now + na) >= 0 &&
-             gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
-                                           (unsigned)strlen(cn)) >= 0 &&
-             gnutls_x509_crt_set_key(crt, id->priv) >= 0 &&
-             gnutls_x509_crt_set_basic_constraints(crt, is_ca, -1) >= 0 &&
-             gnutls_x509_crt_set_key_usage(
-                 crt, is_ca ? GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN
-                            : GNUTLS_KEY_DIGITAL_SIGNATURE) >= 0;
+    int ok =
+        gnutls_x509_crt_set_version(crt, 3) >= 0 &&
+        gnutls_x509_crt_set_serial(crt, serial, sizeof serial) >= 0 &&
+        gnutls_x509_crt_set_activation_time(crt, now + nb) >= 0 &&
+        gnutls_x509_crt_set_expiration_time(crt, now + na) >= 0 &&
+        gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
+                                      (unsigned)strlen(cn)) >= 0 &&
+        gnutls_x509_crt_set_key(crt, id->priv) >= 0 &&
+        gnutls_x509_crt_set_basic_constraints(crt, is_ca, -1) >= 0 &&
+        gnutls_x509_crt_set_key_usage(crt, is_ca ? GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN
+                                                 : GNUTLS_KEY_DIGITAL_SIGNATURE) >= 0;
     if (ok)
-        ok = issuer ? gnutls_x509_crt_sign2(crt, issuer->crt, issuer->priv, GNUTLS_DIG_SHA256, 0) >= 0
-                    : gnutls_x509_crt_sign2(crt, crt, id->priv, GNUTLS_DIG_SHA256, 0) >= 0;
+        ok = issuer
+                 ? gnutls_x509_crt_sign2(crt, issuer->crt, issuer->priv, GNUTLS_DIG_SHA256, 0) >= 0
+                 : gnutls_x509_crt_sign2(crt, crt, id->priv, GNUTLS_DIG_SHA256, 0) >= 0;
     size_t len = sizeof id->cert;
     if (ok)
         ok = gnutls_x509_crt_export(crt, GNUTLS_X509_FMT_DER, id->cert, &len) >= 0;
