@@ -1,5 +1,17 @@
 /* GnuTLS backend: configuration (priorities, PSK and certificate credentials,
- * our key with deterministic ECDSA) and peer authentication. */
+ * our key with deterministic ECDSA) and peer authentication.
+ *
+ * How a peer's certificate or raw key is judged, in this order:
+ *  - client with pinned_sha256: SHA-256 of the DER certificate (X.509) or of
+ *    the DER SubjectPublicKeyInfo (RPK) must equal the pin; the chain is not
+ *    looked at then;
+ *  - pin_any: anything is taken (X.509 without chain or validity checks);
+ *  - otherwise X.509 chains must verify against ca_der (signature, validity
+ *    period on the wall clock), and a raw public key is refused, since no
+ *    trust anchor can vouch for one;
+ *  - then verify(), if set, decides, once the peer proved possession of its
+ *    key (after ServerKeyExchange on a client, CertificateVerify on a server).
+ * The peer info hashes are filled in every case. */
 #include "gnutls_int.h"
 
 #include <duckling/err.h>
