@@ -102,7 +102,8 @@ struct dk_coap_config {
     size_t max_observers;  /* server-side observations: 16 */
     size_t max_block_rx;   /* server-side Block1 reassemblies at once: 4 */
     size_t max_tx_queue;   /* datagrams waiting for dk_coap_ep_pop_tx(): 64 */
-    size_t max_body;       /* largest body reassembled or served block-wise: 65536 */
+    size_t max_body;       /* largest body reassembled either way: 65536 */
+    size_t handler_buf;    /* scratch for handler payloads (struct dk_coap_resp.buf): 4096 */
     size_t max_message;    /* largest datagram built: 1152 (RFC 7252 §4.6) */
     uint8_t block_szx;     /* preferred block size 16 << szx, 0..6: 6 (1024 bytes) */
     uint8_t token_len;     /* 1..8: 8 */
@@ -154,7 +155,8 @@ struct dk_coap_deferred {
  * block size is served by Block2 (the handler is called again for each block
  * and must produce the same representation; set an ETag if it may change).
  * Option values and the payload must stay valid until the handler returns;
- * buf (cap bytes, max_body) is scratch memory for the payload. */
+ * buf (cap bytes: handler_buf) is scratch memory for the payload, which may
+ * also point to the handler's own memory. */
 struct dk_coap_resp {
     struct dk_coap_msg msg;
     uint8_t *buf;
@@ -291,8 +293,10 @@ struct dk_coap_ep {
 /* Cannot fail; makes dk_coap_ep_free() safe. */
 void dk_coap_ep_init(struct dk_coap_ep *ep);
 /* cfg (and its rng, alloc, log) must outlive ep; cfg is not copied, so many
- * endpoints can share one. Allocates the peer table, a max_body scratch
- * buffer and a max_message buffer. Errors: DK_EINVAL (no rng, token_len not
+ * endpoints can share one. Allocates the peer table and timer heap
+ * (max_peers), a handler_buf scratch buffer and a max_message buffer. The
+ * endpoint must not be moved or copied after dk_coap_ep_init() (it holds
+ * list heads). Errors: DK_EINVAL (no rng, token_len not
  * 1..8, block_szx > 6, max_message < 64, a zero limit), DK_ENOMEM. */
 int dk_coap_ep_setup(struct dk_coap_ep *ep, const struct dk_coap_config *cfg);
 /* Server role. NULL handler: every request gets 4.04. user is passed back. */

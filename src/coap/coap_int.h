@@ -100,8 +100,7 @@ struct xchg {
     bool b2_notif;   /* the Block2 fetch completes a notification */
     bool in_cb, cancelled, detached;
     bool dereg;      /* deregistering (GET with Observe=1) */
-    bool first_obs;  /* the first response (block) carried Observe */
-    uint8_t first_code;
+    bool reg_pending; /* registration accepted, its response not yet delivered */
     uint8_t tkl;
     uint8_t tok[DK_COAP_MAX_TOKEN];  /* token of the request in flight */
     uint8_t otok[DK_COAP_MAX_TOKEN]; /* token of the observation */

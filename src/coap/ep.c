@@ -25,6 +25,7 @@ void dk_coap_config_init(struct dk_coap_config *cfg)
     cfg->max_block_rx = 4;
     cfg->max_tx_queue = 64;
     cfg->max_body = 65536;
+    cfg->handler_buf = 4096;
     cfg->max_message = 1152;
     cfg->block_szx = 6;
     cfg->token_len = 8;
@@ -76,7 +77,8 @@ static int check_config(const struct dk_coap_config *c)
     if (c->ack_timeout_ms < 1 || c->ack_random_factor_pm < 1000 || c->nstart < 1 ||
         c->max_retransmit > 20 || c->notify_con_every < 1)
         return DK_EINVAL;
-    if (!c->max_peers || !c->max_exchanges || !c->max_dedup || !c->max_tx_queue || !c->max_body)
+    if (!c->max_peers || !c->max_exchanges || !c->max_dedup || !c->max_tx_queue || !c->max_body ||
+        c->handler_buf < 64)
         return DK_EINVAL;
     return 0;
 }
@@ -96,7 +98,7 @@ int dk_coap_ep_setup(struct dk_coap_ep *ep, const struct dk_coap_config *cfg)
     if (ep->buckets)
         memset(ep->buckets, 0, nb * sizeof *ep->buckets);
     ep->heap = ep_alloc(ep, cfg->max_peers * sizeof *ep->heap);
-    ep->scratch = ep_alloc(ep, cfg->max_body);
+    ep->scratch = ep_alloc(ep, cfg->handler_buf);
     ep->enc = ep_alloc(ep, cfg->max_message);
     if (!ep->buckets || !ep->heap || !ep->scratch || !ep->enc) {
         dk_coap_ep_free(ep);

@@ -152,7 +152,18 @@ static void h_gone(struct dk_coap_ep *ep, void *user, const struct dk_coap_req *
     resp->observe = true;
 }
 
+static void h_set(struct dk_coap_ep *ep, void *user, const struct dk_coap_req *req,
+                  struct dk_coap_resp *resp)
+{
+    struct srv_state *s = user;
+    s->counter++;
+    /* notifications from inside a handler go out after this response */
+    assert_int_equal(dk_coap_ep_notify(ep, "/obs", req->now), 1);
+    resp->msg.code = DK_COAP_CHANGED;
+}
+
 static const struct dk_coap_resource resources[] = {
+    {"/set", 0, h_set, &W.srv},
     {"/hello", DK_COAP_METHOD_BIT(DK_COAP_GET), h_hello, &W.srv},
     {"/big", 0, h_big, NULL},
     {"/upload", DK_COAP_METHOD_BIT(DK_COAP_PUT) | DK_COAP_METHOD_BIT(DK_COAP_POST), h_upload,
@@ -327,7 +338,10 @@ static void test_piggybacked_get(void **state)
     (void)state;
     struct world *w = &W;
     world_init(w, 1);
+    size_t heap_c = dk_coap_ep_heap(&w->c), heap_s = dk_coap_ep_heap(&w->s);
+    assert_true(heap_c > w->ccfg.handler_buf);
     get(w, "/hello");
+    assert_true(dk_coap_ep_heap(&w->c) > heap_c);
     run(w, w->now + 1000);
     assert_int_equal(w->nres, 1);
     assert_int_equal(w->res[0].status, 0);
@@ -351,6 +365,9 @@ static void test_piggybacked_get(void **state)
     run(w, w->now + 247000);
     assert_int_equal(dk_coap_ep_peer_count(&w->s), 0);
     assert_int_equal(dk_coap_ep_deadline(&w->s), DK_TIME_NEVER);
+    /* everything per request is gone again */
+    assert_int_equal(dk_coap_ep_heap(&w->c), heap_c);
+    assert_int_equal(dk_coap_ep_heap(&w->s), heap_s);
     world_stop(w);
 }
 
@@ -1286,6 +1303,114 @@ static void test_observe_blockwise_notifications(void **state)
     world_stop(w);
 }
 
+static void test_notify_from_handler(void **state)
+{
+    (void)state;
+    struct world *w = &W;
+    world_init(w, 58);
+    observe(w, "/obs");
+    run(w, w->now + 1000);
+    size_t mark = w->nlog;
+    struct dk_coap_client_req r;
+    dk_coap_client_req_init(&r, DK_COAP_PUT, "/set");
+    r.cb = on_result;
+    r.cb_user = w;
+    assert_int_equal(dk_coap_ep_request(&w->c, &w->saddr, &r, w->now, NULL), 0);
+    run(w, w->now + 1000);
+    assert_int_equal(w->nres, 3);
+    /* the PUT's response went out before the notification it caused */
+    size_t i = mark;
+    while (i < w->nlog && w->log[i].from != 1)
+        i++;
+    assert_int_equal(w->log[i].type, DK_COAP_ACK);
+    assert_int_equal(w->log[i].code, DK_COAP_CHANGED);
+    assert_int_equal(w->log[i + 1].from, 1);
+    assert_int_equal(w->log[i + 1].type, DK_COAP_NON);
+    assert_int_equal(w->log[i + 1].code, DK_COAP_CONTENT);
+    bool got = false;
+    for (size_t k = 0; k < w->nres; k++)
+        if (w->res[k].notification && w->res[k].len == 3 && !memcmp(w->res[k].payload, "v=1", 3))
+            got = true;
+    assert_true(got);
+    world_stop(w);
+}
+
+static void test_notification_during_registration_fetch(void **state)
+{
+    (void)state;
+    struct world *w = &W;
+    world_init(w, 59);
+    dk_time_t t0 = w->now;
+    observe(w, "/obsbig");
+    run(w, t0 + 15); /* block 0 of the registration response is on its way */
+    w->srv.counter = 1;
+    assert_int_equal(dk_coap_ep_notify(&w->s, "/obsbig", w->now), 1);
+    run(w, w->now + 5000);
+    /* the newer state superseded the registration response */
+    assert_int_equal(w->nres, 1);
+    assert_true(w->res[0].observing);
+    assert_true(w->res[0].notification);
+    assert_int_equal(w->res[0].len, 3000);
+    uint8_t want[3000];
+    fill_pattern(want, sizeof want, 1);
+    assert_memory_equal(w->res[0].payload, want, sizeof want);
+    assert_int_equal(dk_coap_ep_observer_count(&w->s), 1);
+    /* and the observation goes on */
+    w->srv.counter = 2;
+    dk_coap_ep_notify(&w->s, "/obsbig", w->now);
+    run(w, w->now + 5000);
+    assert_int_equal(w->nres, 2);
+    fill_pattern(want, sizeof want, 2);
+    assert_memory_equal(w->res[1].payload, want, sizeof want);
+    world_stop(w);
+}
+
+static void test_observe_con_at_least_daily(void **state)
+{
+    (void)state;
+    struct world *w = &W;
+    world_setup(w, 61);
+    w->scfg.notify_con_every = 1000;
+    assert_int_equal(world_start(w), 0);
+    observe(w, "/obs");
+    run(w, w->now + 1000);
+    for (int i = 1; i <= 3; i++) {
+        w->srv.counter = i;
+        dk_coap_ep_notify(&w->s, "/obs", w->now);
+        run(w, w->now + 3600 * 1000);
+    }
+    assert_int_equal(count_sent(w, 1, DK_COAP_CON, DK_COAP_CONTENT), 0);
+    run(w, w->now + 21 * 3600 * 1000);
+    w->srv.counter = 4;
+    dk_coap_ep_notify(&w->s, "/obs", w->now);
+    run(w, w->now + 1000);
+    w->srv.counter = 5;
+    dk_coap_ep_notify(&w->s, "/obs", w->now);
+    run(w, w->now + 1000);
+    assert_int_equal(count_sent(w, 1, DK_COAP_CON, DK_COAP_CONTENT), 1);
+    assert_int_equal(count_sent(w, 1, DK_COAP_NON, DK_COAP_CONTENT), 4);
+    assert_int_equal(w->nres, 6);
+    world_stop(w);
+}
+
+static void test_server_peer_closed_drops_observers(void **state)
+{
+    (void)state;
+    struct world *w = &W;
+    world_init(w, 62);
+    observe(w, "/obs");
+    observe(w, "/gone");
+    run(w, w->now + 1000);
+    assert_int_equal(dk_coap_ep_observer_count(&w->s), 2);
+    dk_coap_ep_peer_closed(&w->s, &w->caddr, w->now);
+    assert_int_equal(dk_coap_ep_observer_count(&w->s), 0);
+    assert_int_equal(w->srv.events, 2);
+    assert_int_equal(w->srv.last_event.reason, DK_ECLOSED);
+    assert_int_equal(dk_coap_ep_peer_count(&w->s), 0);
+    assert_int_equal(dk_coap_ep_observe_drop(&w->s, 1), DK_ENOTFOUND);
+    world_stop(w);
+}
+
 /* ---- Allocation failures -------------------------------------------------------------------------- */
 
 static void try_request(struct world *w, uint8_t method, const char *path, size_t body, bool obs)
@@ -1378,6 +1503,10 @@ int main(void)
         cmocka_unit_test(test_observe_con_timeout_drops_observer),
         cmocka_unit_test(test_observe_final_error_notification),
         cmocka_unit_test(test_observe_blockwise_notifications),
+        cmocka_unit_test(test_notify_from_handler),
+        cmocka_unit_test(test_notification_during_registration_fetch),
+        cmocka_unit_test(test_observe_con_at_least_daily),
+        cmocka_unit_test(test_server_peer_closed_drops_observers),
         cmocka_unit_test(test_allocation_failure_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
