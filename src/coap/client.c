@@ -302,6 +302,8 @@ static void complete(struct dk_coap_ep *ep, struct xchg *x, const struct dk_coap
         deliver(ep, x, &res, false, now);
         return;
     }
+    uint32_t seq;
+    res.observe_seq = dk_coap_msg_get_uint(m, DK_COAP_OPT_OBSERVE, &seq) == 0 ? seq & 0xFFFFFF : 0;
     deliver(ep, x, &res, true, now);
 }
 

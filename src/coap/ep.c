@@ -417,6 +417,8 @@ void dedup_add(struct dk_coap_ep *ep, struct dk_coap_peer *p, uint16_t mid, bool
         struct dk_coap_peer *op = old->peer;
         dedup_free(ep, old);
         ep->stats.dedup_evicted++;
+        dk_debug(ep->cfg->log, MOD, "dedup table full (%zu): forgot the oldest message id",
+                 ep->cfg->max_dedup);
         if (op != p) {
             peer_reschedule(ep, op);
             peer_gc(ep, op);
@@ -480,6 +482,9 @@ int dk_coap_ep_recv(struct dk_coap_ep *ep, const struct dk_addr *peer, const uin
     int rc = dk_coap_msg_decode(&m, data, len);
     if (rc) {
         ep->stats.malformed++;
+        char a[DK_ADDR_STRLEN];
+        dk_debug(ep->cfg->log, MOD, "%s: dropped %zu-byte datagram: %s",
+                 dk_addr_format(peer, a, sizeof a), len, dk_strerror(rc));
         /* A message format error in a CON is rejected with RST (§4.2). */
         if (rc != DK_EVERSION && len >= 4 && m.type == DK_COAP_CON)
             ep_send_empty(ep, peer, DK_COAP_RST, m.mid);
@@ -514,6 +519,9 @@ int dk_coap_ep_recv(struct dk_coap_ep *ep, const struct dk_addr *peer, const uin
             return 0;
         }
         ep->stats.dropped++;
+        char a[DK_ADDR_STRLEN];
+        dk_debug(ep->cfg->log, MOD, "%s: no room for another peer (%zu)",
+                 dk_addr_format(peer, a, sizeof a), ep->npeers);
         return ep->npeers >= ep->cfg->max_peers ? DK_ELIMIT : DK_ENOMEM;
     }
     p->busy++;
@@ -547,6 +555,9 @@ static void tx_expire(struct dk_coap_ep *ep, struct dk_coap_peer *p, struct tx *
         return;
     }
     ep->stats.timeouts++;
+    char a[DK_ADDR_STRLEN];
+    dk_debug(ep->cfg->log, MOD, "%s: no ACK for message %u after %u retransmissions",
+             dk_addr_format(&p->addr, a, sizeof a), t->mid, t->retransmits);
     tx_finish(ep, p, t, DK_ETIMEDOUT, NULL, now);
 }
 

@@ -484,11 +484,20 @@ static void test_dedup_non_and_con(void **state)
     world_stop(w);
 }
 
+static char last_log[256];
+static void capture_log(void *user, enum dk_log_level level, const char *module, const char *msg)
+{
+    snprintf(last_log, sizeof last_log, "%s: %s", module, msg);
+}
+
 static void test_ping_and_malformed(void **state)
 {
     (void)state;
     struct world *w = &W;
-    world_init(w, 5);
+    world_setup(w, 5);
+    struct dk_log log = {capture_log, NULL, DK_LOG_DEBUG};
+    w->scfg.log = &log;
+    assert_int_equal(world_start(w), 0);
     uint8_t out[64];
     const uint8_t ping[] = {0x40, 0x00, 0xAB, 0xCD};
     assert_int_equal(feed(&w->s, &w->caddr, ping, sizeof ping, w->now, out, sizeof out), 4);
@@ -502,6 +511,7 @@ static void test_ping_and_malformed(void **state)
     assert_int_equal(out[0], 0x70);
     assert_int_equal(out[2], 0x12);
     assert_int_equal(out[3], 0x34);
+    assert_string_equal(last_log, "coap: 10.0.0.1:40000: dropped 13-byte datagram: malformed input");
     /* the same as NON: silently dropped */
     const uint8_t ntkl9[] = {0x59, 0x01, 0x12, 0x34, 1, 2, 3, 4, 5, 6, 7, 8, 9};
     assert_int_equal(dk_coap_ep_recv(&w->s, &w->caddr, ntkl9, sizeof ntkl9, w->now), DK_EPARSE);
