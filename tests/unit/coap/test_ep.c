@@ -1421,6 +1421,99 @@ static void test_server_peer_closed_drops_observers(void **state)
     world_stop(w);
 }
 
+/* Many client endpoints (thousands would run the same way in a load test)
+ * against one server endpoint with many peers: the server's peer table and
+ * timer heap under load, with loss. */
+#define NCLIENTS 300
+static struct dk_coap_ep many[NCLIENTS];
+static struct dk_addr many_addr[NCLIENTS];
+static int many_done[NCLIENTS];
+
+static void on_many(struct dk_coap_ep *ep, void *user, uint32_t id,
+                    const struct dk_coap_result *res)
+{
+    int *done = user;
+    if (res->status == 0 && res->msg->code == DK_COAP_CONTENT && res->payload_len == sizeof big &&
+        memcmp(res->payload, big, sizeof big) == 0)
+        *done = 1;
+    else
+        *done = -1;
+}
+
+static void test_many_clients_one_server(void **state)
+{
+    (void)state;
+    struct world *w = &W;
+    world_setup(w, 70);
+    w->scfg.max_peers = 512;
+    w->scfg.max_dedup = 4096;
+    w->scfg.max_tx_queue = 1024;
+    assert_int_equal(world_start(w), 0);
+    w->net.loss_pct = 5;
+    struct dk_coap_config small = w->ccfg;
+    small.max_peers = 2;
+    small.max_exchanges = 2;
+    small.max_dedup = 8;
+    small.max_tx_queue = 8;
+    small.handler_buf = 256;
+    for (int i = 0; i < NCLIENTS; i++) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "10.1.%d.%d", i / 200, 1 + i % 200);
+        dk_addr_from_ip(&many_addr[i], ip, 5683);
+        dk_coap_ep_init(&many[i]);
+        assert_int_equal(dk_coap_ep_setup(&many[i], &small), 0);
+        many_done[i] = 0;
+        struct dk_coap_client_req r;
+        dk_coap_client_req_init(&r, DK_COAP_GET, "/big");
+        r.cb = on_many;
+        r.cb_user = &many_done[i];
+        assert_int_equal(dk_coap_ep_request(&many[i], &w->saddr, &r, w->now + i, NULL), 0);
+    }
+    size_t per_client = dk_coap_ep_heap(&many[0]);
+    uint8_t buf[2048];
+    struct dk_addr to;
+    static struct dk_fakenet_dgram d;
+    dk_time_t end = w->now + 400000;
+    while (w->now < end) {
+        int n;
+        for (int i = 0; i < NCLIENTS; i++)
+            while ((n = dk_coap_ep_pop_tx(&many[i], &to, buf, sizeof buf)) > 0)
+                dk_fakenet_send(&w->net, &many_addr[i], &to, buf, (size_t)n, w->now);
+        while ((n = dk_coap_ep_pop_tx(&w->s, &to, buf, sizeof buf)) > 0)
+            dk_fakenet_send(&w->net, &w->saddr, &to, buf, (size_t)n, w->now);
+        dk_time_t next = dk_time_min(dk_fakenet_next_time(&w->net), dk_coap_ep_deadline(&w->s));
+        for (int i = 0; i < NCLIENTS; i++)
+            next = dk_time_min(next, dk_coap_ep_deadline(&many[i]));
+        if (next == DK_TIME_NEVER)
+            break;
+        if (next > w->now)
+            w->now = next;
+        while (dk_fakenet_recv(&w->net, w->now, &d)) {
+            if (dk_addr_equal(&d.to, &w->saddr)) {
+                dk_coap_ep_recv(&w->s, &d.from, d.data, d.len, w->now);
+                continue;
+            }
+            for (int i = 0; i < NCLIENTS; i++)
+                if (dk_addr_equal(&d.to, &many_addr[i]))
+                    dk_coap_ep_recv(&many[i], &d.from, d.data, d.len, w->now);
+        }
+        for (int i = 0; i < NCLIENTS; i++)
+            dk_coap_ep_tick(&many[i], w->now);
+        dk_coap_ep_tick(&w->s, w->now);
+    }
+    int ok = 0;
+    for (int i = 0; i < NCLIENTS; i++) {
+        ok += many_done[i] == 1;
+        assert_true(many_done[i] != 0); /* every request ended one way or the other */
+        dk_coap_ep_free(&many[i]);
+    }
+    assert_true(ok >= NCLIENTS * 95 / 100);
+    /* all dedup records expired: the server forgot every peer */
+    assert_int_equal(dk_coap_ep_peer_count(&w->s), 0);
+    assert_true(per_client < 4096); /* a small client with one exchange in flight */
+    world_stop(w);
+}
+
 /* ---- Allocation failures -------------------------------------------------------------------------- */
 
 static void try_request(struct world *w, uint8_t method, const char *path, size_t body, bool obs)
@@ -1517,6 +1610,7 @@ int main(void)
         cmocka_unit_test(test_notification_during_registration_fetch),
         cmocka_unit_test(test_observe_con_at_least_daily),
         cmocka_unit_test(test_server_peer_closed_drops_observers),
+        cmocka_unit_test(test_many_clients_one_server),
         cmocka_unit_test(test_allocation_failure_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
