@@ -531,8 +531,8 @@ static int build_template(struct dk_coap_ep *ep, const struct dk_coap_client_req
     if (!rc && r->observe)
         rc = dk_coap_msg_add_uint(&m, DK_COAP_OPT_OBSERVE, 0);
     for (size_t i = 0; !rc && i < r->nopts; i++)
-        rc = dk_coap_msg_add_opt(&m, r->opts[i].num, dk_coap_opt_value(&r->opts[i]),
-                                 r->opts[i].len);
+        rc =
+            dk_coap_msg_add_opt(&m, r->opts[i].num, dk_coap_opt_value(&r->opts[i]), r->opts[i].len);
     if (rc)
         return rc == DK_ELIMIT ? DK_ENOSPC : rc;
     /* room left for a token, Observe, block and size options and 16 bytes */

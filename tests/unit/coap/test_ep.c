@@ -511,7 +511,8 @@ static void test_ping_and_malformed(void **state)
     assert_int_equal(out[0], 0x70);
     assert_int_equal(out[2], 0x12);
     assert_int_equal(out[3], 0x34);
-    assert_string_equal(last_log, "coap: 10.0.0.1:40000: dropped 13-byte datagram: malformed input");
+    assert_string_equal(last_log,
+                        "coap: 10.0.0.1:40000: dropped 13-byte datagram: malformed input");
     /* the same as NON: silently dropped */
     const uint8_t ntkl9[] = {0x59, 0x01, 0x12, 0x34, 1, 2, 3, 4, 5, 6, 7, 8, 9};
     assert_int_equal(dk_coap_ep_recv(&w->s, &w->caddr, ntkl9, sizeof ntkl9, w->now), DK_EPARSE);
@@ -1005,7 +1006,8 @@ static void test_block_errors(void **state)
     world_stop(w);
 }
 
-/* ---- Observe ----------------------------------------------------------------------------------- */
+/* ---- Observe -----------------------------------------------------------------------------------
+ */
 
 static uint32_t observe(struct world *w, const char *path)
 {
@@ -1060,8 +1062,8 @@ static void test_observe_sequence(void **state)
 }
 
 /* Feeds the client a notification with sequence number seq. */
-static void notify_raw(struct world *w, const uint8_t *tok, uint8_t tkl, uint16_t mid,
-                       uint32_t seq, const char *text)
+static void notify_raw(struct world *w, const uint8_t *tok, uint8_t tkl, uint16_t mid, uint32_t seq,
+                       const char *text)
 {
     struct dk_coap_msg n;
     dk_coap_msg_init(&n, DK_COAP_NON, DK_COAP_CONTENT, mid);
@@ -1514,7 +1516,8 @@ static void test_many_clients_one_server(void **state)
     world_stop(w);
 }
 
-/* ---- Allocation failures -------------------------------------------------------------------------- */
+/* ---- Allocation failures
+ * -------------------------------------------------------------------------- */
 
 static void try_request(struct world *w, uint8_t method, const char *path, size_t body, bool obs)
 {
