@@ -1088,6 +1088,17 @@ static void test_observe_sequence(void **state)
     assert_int_equal(count_sent(w, 1, DK_COAP_NON, DK_COAP_CONTENT), 4);
     assert_int_equal(count_sent(w, 0, DK_COAP_ACK, DK_COAP_EMPTY), 2);
     assert_int_equal(dk_coap_ep_exchange_count(&w->c), 1);
+    /* one observer by its id, then dropped without a word to the client */
+    w->srv.counter = 7;
+    assert_int_equal(dk_coap_ep_notify_id(&w->s, w->srv.last_observe_id, w->now), 0);
+    run(w, w->now + 1000);
+    assert_int_equal(w->nres, 8);
+    assert_memory_equal(w->res[7].payload, "v=7", 3);
+    assert_int_equal(dk_coap_ep_notify_id(&w->s, 12345, w->now), DK_ENOTFOUND);
+    assert_int_equal(dk_coap_ep_observe_drop(&w->s, w->srv.last_observe_id), 0);
+    assert_int_equal(dk_coap_ep_observer_count(&w->s), 0);
+    assert_int_equal(w->srv.events, 0);
+    assert_int_equal(dk_coap_ep_notify(&w->s, "/obs", w->now), 0);
     world_stop(w);
 }
 
