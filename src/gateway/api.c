@@ -391,8 +391,9 @@ static int route_devices(const char *method, struct seg *s, size_t n, const char
     }
     bool observe = strcmp(s[n - 1].s, "observe") == 0;
     size_t plen = n - 2 - (observe ? 1 : 0);
-    unsigned long dummy;
-    if (plen == 0 || !is_lwm2m_id(&s[2], &dummy))
+    /* A number starts an LwM2M path (validated by take_path); any other
+     * word is an unknown sub-resource. */
+    if (plen == 0 || s[2].s[0] < '0' || s[2].s[0] > '9')
         return not_found(err);
     rc = take_path(&s[2], plen, cmd->path, err);
     if (rc)

@@ -61,7 +61,7 @@ int dk_gw_audit(struct dk_gw *gw, const char *ep, const char *event, const char 
 }
 
 /* Unauthenticated clients must not be able to fill the disk through the
- * audit log: at most 5 refusals per second are written, the rest counted
+ * audit log: at most 20 refusals per second are written, the rest counted
  * and summarised. */
 void dk_gw_audit_refusal(struct dk_gw *gw, const char *ep, const char *event, const char *detail)
 {
@@ -74,7 +74,7 @@ void dk_gw_audit_refusal(struct dk_gw *gw, const char *ep, const char *event, co
         gw->audit_in_window = 0;
         gw->audit_suppressed = 0;
     }
-    if (gw->audit_in_window >= 5) {
+    if (gw->audit_in_window >= 20) {
         gw->audit_suppressed++;
         return;
     }

@@ -588,8 +588,8 @@ static enum MHD_Result cmd_oob_add(struct dk_gw *gw, struct dk_gw_req *q)
             cJSON_AddBoolToObject(j, "created_now", false);
             return queue_json(q, 200, j);
         }
-        dk_gw_audit_refusal(gw, rec->endpoint, "oob.refused",
-                            "a different label for this endpoint is already recorded");
+        dk_gw_audit(gw, rec->endpoint, "oob.refused",
+                    "a different label for this endpoint is already recorded");
         return queue_errorf(q, 409,
                             "endpoint: %s already has an OOB record from a different label; "
                             "delete it first (DELETE /api/oob/%s)",
@@ -994,10 +994,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         size_t max = gw->cfg.max_body ? gw->cfg.max_body : 16384;
         size_t n = *upload_size;
         *upload_size = 0;
-        if (q->len + n > max) {
+        if (q->too_big || q->len + n > max) {
+            /* MHD takes no response before the body is in: drop the rest
+             * and answer 413 at the end (a client that goes on sending
+             * beyond 1 MiB is disconnected). */
             q->too_big = true;
-            return queue_errorf(q, 413,
-                                "body: larger than the limit of %zu bytes", max);
+            q->dropped += n;
+            return q->dropped > (1u << 20) ? MHD_NO : MHD_YES;
         }
         if (q->len + n + 1 > q->cap) {
             size_t cap = q->cap ? q->cap : 1024;
@@ -1028,6 +1031,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (q->op_pending)
         return MHD_YES; /* still waiting (spurious call) */
+    if (q->too_big)
+        return queue_errorf(q, 413, "body: larger than the limit of %zu bytes",
+                            gw->cfg.max_body ? gw->cfg.max_body : 16384);
 
     struct query_buf qb = {.n = 0};
     qb.s[0] = '\0';
@@ -1038,9 +1044,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         dk_memzero(q->body, q->len); /* a label may carry a PSK */
     if (rc) {
         if (q->cmd.kind == DK_GW_CMD_OOB_ADD || err.field) {
-            char detail[DK_GW_DETAIL_MAX + 1];
-            snprintf(detail, sizeof detail, "label refused: %s", err.msg);
-            dk_gw_audit_refusal(gw, NULL, "oob.rejected", detail);
+            /* Authenticated: always audited. */
+            dk_gw_audit(gw, NULL, "oob.rejected", "label refused: %s", err.msg);
         } else if (err.status == 400 && !is_api(url)) {
             char detail[DK_GW_DETAIL_MAX + 1];
             snprintf(detail, sizeof detail, "%.8s from %s: %s", method, q->client, err.msg);
