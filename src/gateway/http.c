@@ -797,6 +797,34 @@ static enum MHD_Result queue_file_response(struct dk_gw_req *q, struct MHD_Respo
     return ret;
 }
 
+/* Opens www/file one component at a time without following any symbolic
+ * link, so nothing outside the folder can be reached even through links
+ * placed inside it (the segments themselves were checked in api.c). */
+static int open_beneath(const char *www, const char *file)
+{
+    int dfd = open(www, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char comp[DK_GW_STATIC_PATH_MAX + 1];
+    const char *p = file;
+    while (dfd >= 0) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (n == 0 || n >= sizeof comp) {
+            close(dfd);
+            return -1;
+        }
+        memcpy(comp, p, n);
+        comp[n] = '\0';
+        int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (slash ? O_DIRECTORY : 0);
+        int next = openat(dfd, comp, flags);
+        close(dfd);
+        if (!slash)
+            return next;
+        dfd = next;
+        p = slash + 1;
+    }
+    return -1;
+}
+
 static enum MHD_Result cmd_static(struct dk_gw *gw, struct dk_gw_req *q)
 {
     const char *file = q->cmd.file;
@@ -807,13 +835,7 @@ static enum MHD_Result cmd_static(struct dk_gw *gw, struct dk_gw_req *q)
             sizeof placeholder_page - 1, (void *)placeholder_page, MHD_RESPMEM_PERSISTENT);
         return r ? queue_file_response(q, r, file) : MHD_NO;
     }
-    int dfd = open(gw->cfg.www_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return queue_error(q, 404, "no such file");
-    /* The path was checked segment by segment (api.c); refusing symbolic
-     * links at the last step as well keeps the folder a jail for plain files. */
-    int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    close(dfd);
+    int fd = open_beneath(gw->cfg.www_dir, file);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0)

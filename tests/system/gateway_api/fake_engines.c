@@ -13,7 +13,7 @@
  *  - Device operations complete asynchronously (50 ms later) from a loop
  *    timer, so the HTTP connection is really suspended and resumed; reading
  *    /3/0/1 answers synchronously (done() inside the call); /3303/0/5601
- *    takes 0.6 s; /9999/... never answers (the gateway times out). */
+ *    takes 2.5 s; /9999/... never answers (the gateway times out). */
 #include "../../../apps/duckling-gateway/gateway_main.h"
 
 #include <duckling/err.h>
@@ -198,7 +198,7 @@ static int op_read(void *user, const char *ep, const char *path, dk_gw_done_fn *
         return 0;
     }
     if (strcmp(path, "/3303/0/5601") == 0)
-        return complete_later(ep, path, done, req, 0x45, "-5.5", 600);
+        return complete_later(ep, path, done, req, 0x45, "-5.5", 2500);
     if (strcmp(path, "/3303/0") == 0)
         return complete_later(ep, path, done, req, 0x45,
                               "[{\"n\":\"/3303/0/5700\",\"v\":21.5},"

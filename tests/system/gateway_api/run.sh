@@ -257,6 +257,8 @@ echo '<!doctype html><title>ui</title>' >"$T/www/index.html"
 echo 'console.log(1)' >"$T/www/js/app.js"
 echo 'secret' >"$T/outside.txt"
 ln -s "$T/outside.txt" "$T/www/link.txt"
+mkdir -p "$T/outdir" && echo 'secret' >"$T/outdir/x.txt"
+ln -s "$T/outdir" "$T/www/linkdir"
 start_gw "$BIN/duckling-gateway" "$D1" gw1b --www "$T/www"
 check "restart does not print the token again" bash -c "! grep -q '$TOKEN' '$T/gw1b.out'"
 code=$(curl -s -o "$T/body" -w '%{http_code}' -D "$T/hdr" "$URL/js/app.js")
@@ -267,6 +269,8 @@ check "index.html for /" bash -c "[[ $code == 200 ]] && grep -q '<title>ui' '$T/
 check "  with a Content-Security-Policy" grep -qi '^Content-Security-Policy' "$T/hdr"
 code=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/link.txt")
 check "symbolic link out of the folder refused" test "$code" = 404
+code=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/linkdir/x.txt")
+check "linked directory out of the folder refused" test "$code" = 404
 code=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/missing.html")
 check "missing file: 404" test "$code" = 404
 
@@ -282,7 +286,7 @@ check "SIGINT: clean exit 0" test $? -eq 0
 # ---------------------------------------------------------------------------
 echo "# with fake engines: the hooks, suspend/resume and the CLI end to end"
 D2=$T/data2
-start_gw "$TESTBIN/fake-gateway" "$D2" fake --op-timeout 1
+start_gw "$TESTBIN/fake-gateway" "$D2" fake --op-timeout 4
 TOKEN=$(cat "$D2/admin.token")
 DK="$BIN/duckling --gateway $URL --token-file $D2/admin.token"
 $DK scan "$LABEL" >/dev/null
@@ -317,19 +321,19 @@ start=$(date +%s%N)
 $DK read 055192 /9999/0/0 >/dev/null 2>"$T/err"
 rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
-check "a device that never answers: 504 after --op-timeout" bash -c "[[ $rc == 1 ]] && grep -q 'did not answer in time (HTTP 504)' '$T/err' && (( $ms >= 900 && $ms < 5000 ))"
+check "a device that never answers: 504 after --op-timeout" bash -c "[[ $rc == 1 ]] && grep -q 'did not answer in time (HTTP 504)' '$T/err' && (( $ms >= 3900 && $ms < 9000 ))"
 
 # A slow operation must not block others: it is suspended, not waited for.
 ( $DK read 055192 /3303/0/5601 >"$T/slow"; date +%s%N >"$T/slow.t" ) &
 SLOW=$!
 sleep 0.2
 $DK read 055192 /3303/0/5700 >"$T/fast"
-date +%s%N >"$T/fast.t"
 code=$(api GET /api/status)
+[[ -s "$T/slow.t" ]] && slow_done=yes || slow_done=no
 wait "$SLOW"
-check "slow read completes" test "$(cat "$T/slow")" = -5.5
+check "slow read (2.5 s) completes" test "$(cat "$T/slow")" = -5.5
 check "a fast read and the API answer while a slow one waits" \
-  bash -c "[[ \$(cat '$T/fast') == 21.5 && $code == 200 && \$(cat '$T/fast.t') -lt \$(cat '$T/slow.t') ]]"
+  bash -c "[[ \$(cat '$T/fast') == 21.5 && $code == 200 && $slow_done == no ]]"
 
 timeout 10 $DK observe --count 3 055192 /3303/0/5700 >"$T/out"
 check "observe prints the first value and 3 notifications" \

@@ -360,7 +360,7 @@ static void test_approve_deny_expire(void **state)
 
 struct due {
     int calls;
-    char eps[64];
+    char eps[256];
 };
 
 static int on_due(void *user, const struct dk_gw_request *r)
