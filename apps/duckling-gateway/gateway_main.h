@@ -17,8 +17,8 @@ struct gw_options {
     uint16_t server_port;
     const char *www_dir;
     enum dk_gw_approval approval;
-    int64_t pending_ttl;   /* seconds */
-    int64_t op_timeout;    /* seconds */
+    int64_t pending_ttl; /* seconds */
+    int64_t op_timeout;  /* seconds */
     bool no_bootstrap;
     bool no_server;
     bool nosec;

@@ -13,18 +13,18 @@ struct dk_gw_req {
     char client[DK_GW_PEER_MAX + 1];
     char *body;
     size_t len, cap;
-    bool responded;      /* a response was queued (maybe before the body) */
+    bool responded; /* a response was queued (maybe before the body) */
     bool too_big;
-    size_t dropped;      /* body bytes dropped after too_big */
+    size_t dropped; /* body bytes dropped after too_big */
     struct dk_gw_cmd cmd;
     /* A device operation in flight. */
-    bool op_pending;     /* waiting for done() */
-    bool op_finished;    /* done() came or it timed out: status/resp ready */
-    bool in_call;        /* inside the ops call (a synchronous done()) */
+    bool op_pending;  /* waiting for done() */
+    bool op_finished; /* done() came or it timed out: status/resp ready */
+    bool in_call;     /* inside the ops call (a synchronous done()) */
     bool suspended;
     dk_time_t deadline;
     unsigned status;
-    char *resp;          /* JSON text, malloc'ed */
+    char *resp;                    /* JSON text, malloc'ed */
     struct dk_gw_req *next, *prev; /* gw->ops while op_pending */
 };
 

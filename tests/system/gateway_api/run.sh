@@ -116,6 +116,10 @@ check "database is not readable by others" bash -c "[[ \$(stat -c %a '$D1/gatewa
 check "a second gateway on the same data directory is refused (exit 1)" test $? -eq 1
 check "  saying why" grep -q 'another duckling-gateway' "$T/err"
 
+"$BIN/duckling-gateway" --data "$T/other" --listen 127.0.0.1 --http-port "$PORT" >/dev/null 2>"$T/err"
+check "HTTP port in use: exit 1" test $? -eq 1
+check "  saying so" grep -q "^duckling-gateway: HTTP on 127.0.0.1 port $PORT: cannot listen" "$T/err"
+
 DK="$BIN/duckling --gateway $URL --token-file $D1/admin.token"
 
 echo "# authentication"
@@ -369,11 +373,22 @@ check "deny" grep -q 'deny-dev: bootstrap request denied' "$T/out"
 code=$(api GET /api/devices/deny-dev)
 check "  denied device stays unprovisioned" bash -c "grep -q '\"state\":\"expected\"' '$T/body' && grep -q '\"credentials\":null' '$T/body' && grep -q '\"state\":\"denied\"' '$T/body'"
 
-# Remove a device: credentials revoked.
+# Remove a device: credentials revoked. The event stream sees it all.
+curl -s -N -H "Authorization: Bearer $TOKEN" "$URL/api/events" >"$T/events2" &
+EV_PID=$!
+sleep 0.2
 $DK scan "$(psk_label rm-dev 00112233445566778899aabbccddee11)" >/dev/null
 sleep 0.4
 $DK approve rm-dev >/dev/null
-sleep 0.4
+sleep 0.6
+kill "$EV_PID" 2>/dev/null
+wait "$EV_PID" 2>/dev/null
+check "SSE: bootstrap request" grep -q '^data: {"type":"bootstrap",.*"endpoint":"rm-dev".*"action":"requested"' "$T/events2"
+check "SSE: approval" grep -q '^data: {"type":"bootstrap",.*"endpoint":"rm-dev".*"action":"approved"' "$T/events2"
+check "SSE: registration" grep -q '^data: {"type":"registration",.*"endpoint":"rm-dev","action":"registered","lifetime":300' "$T/events2"
+check "SSE: an engine's own event (dk_gw_event_publish)" grep -q '"endpoint":"rm-dev","action":"fake-provisioned","serial":1' "$T/events2"
+check "SSE: keep-alive comments" grep -q '^: keep-alive' "$T/events2"
+check "SSE: ids increase" bash -c "grep '^id: ' '$T/events2' | awk '{ if (\$2 <= last) exit 1; last = \$2 }'"
 $DK remove rm-dev >"$T/out"
 check "remove a device" grep -q 'rm-dev: removed; its credentials are revoked' "$T/out"
 check "  its credential revoked" test "$(sqlite3 "$D2/gateway.db" "SELECT count(*) FROM credential WHERE endpoint = 'rm-dev' AND revoked = 1")" = 1

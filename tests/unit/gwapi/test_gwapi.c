@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #define LABEL                                                                                      \
-    "01;EP:055192;T:LED;WIFI;WPA2-PSK:huawei_iot:5bd1f120735d1ba4e2d2149aeb891850;03;"            \
+    "01;EP:055192;T:LED;WIFI;WPA2-PSK:huawei_iot:5bd1f120735d1ba4e2d2149aeb891850;03;"             \
     "367f36ee1f5e272cfbca1ca35a73e42b;34;;"
 
 struct parsed {
