@@ -190,8 +190,11 @@ static void deliver(struct dk_coap_ep *ep, struct xchg *x, const struct dk_coap_
     if (final)
         xchg_detach(ep, x);
     x->in_cb = true;
-    if (x->cb)
-        x->cb(ep, x->user, x->id, res);
+    if (x->cb) {
+        struct dk_coap_result r = *res;
+        r.now = now; /* so the callback can start the next request */
+        x->cb(ep, x->user, x->id, &r);
+    }
     x->in_cb = false;
     if (final || x->cancelled)
         xchg_destroy(ep, x);
