@@ -37,9 +37,10 @@ struct dk_uri {
     bool secure;    /* coaps:// */
     char host[256]; /* IP literal without brackets, or a name */
     uint16_t port;  /* default 5683 / 5684 when the URI has none */
+    char path[256]; /* "" or "/..." as written (query included) */
 };
 
-/* Parses "coap://host[:port][/]" and "coaps://..." (IPv6 literals in
+/* Parses "coap://host[:port][/path]" and "coaps://..." (IPv6 literals in
  * brackets). Returns 0, DK_EPARSE (bad syntax, port) or DK_ENOTSUP (other
  * scheme). */
 int dk_uri_parse(const char *uri, struct dk_uri *out);
