@@ -4,7 +4,8 @@
  * daemon and print, one line per event on stdout, what it saw:
  *
  *   listening PORT
- *   bs-request ep=EP from ADDR          (answered 2.04, or 4.03 with --refuse-bs)
+ *   bs-request ep=EP from ADDR [refused] (2.04, or 4.03 where --bs-plan says
+ *                                         "refuse" for this request: ok,refuse,ok...)
  *   bs-delete / CODE
  *   bs-write /0/1 CODE                  (server account: --server-uri, NoSec)
  *   bs-write /1/1 CODE                  (lifetime --lifetime, binding U)
@@ -56,7 +57,9 @@ struct peer {
     const char *server_uri; /* NULL: coap://127.0.0.1:<own port> */
     long lifetime;
     const char *wifi_ssid, *wifi_psk;
-    int refuse_bs;
+    const char *bs_plan; /* "ok,refuse,..." per Bootstrap-Request; then ok */
+    unsigned bs_count;
+    uint32_t bs_xid; /* the outstanding bootstrap exchange */
     const char *exit_after; /* "register", "deregister", "bootstrap" */
     /* state */
     struct dk_addr device; /* last registered (or bootstrapping) device */
@@ -110,6 +113,8 @@ static void bs_response(struct dk_coap_ep *ep, void *user, uint32_t id,
                         const struct dk_coap_result *res)
 {
     struct peer *p = user;
+    if (id != p->bs_xid)
+        return; /* an earlier bootstrap that a newer Bootstrap-Request replaced */
     static const char *names[] = {"bs-delete /", "bs-write /0/1", "bs-write /1/1",
                                   "bs-write /12/0", "bs-finish"};
     char code[8] = "timeout";
@@ -131,7 +136,6 @@ static void bs_response(struct dk_coap_ep *ep, void *user, uint32_t id,
     if (p->bs_step == 3 && !p->wifi_ssid)
         p->bs_step++;
     (void)ep;
-    (void)id;
     bs_next(p, dk_clock_now());
 }
 
@@ -214,7 +218,7 @@ static void bs_next(struct peer *p, dk_time_t now)
     }
     r.cb = bs_response;
     r.cb_user = p;
-    int rc = dk_coap_ep_request(&p->ep, &p->bs_peer, &r, now, NULL);
+    int rc = dk_coap_ep_request(&p->ep, &p->bs_peer, &r, now, &p->bs_xid);
     if (rc != 0)
         out("error bs %s", dk_strerror(rc));
 }
@@ -257,6 +261,21 @@ static void get_q(const struct dk_coap_msg *m, const char *key, char *buf, size_
     snprintf(buf, cap, "%.*s", (int)n, (const char *)v);
 }
 
+/* Item n (from 0) of a comma-separated plan is "refuse". */
+static bool plan_says_refuse(const char *plan, unsigned n)
+{
+    if (!plan)
+        return false;
+    const char *s = plan;
+    for (unsigned i = 0; i < n; i++) {
+        s = strchr(s, ',');
+        if (!s)
+            return false;
+        s++;
+    }
+    return strncmp(s, "refuse", 6) == 0;
+}
+
 static void handler(struct dk_coap_ep *ep, void *user, const struct dk_coap_req *req,
                     struct dk_coap_resp *resp)
 {
@@ -271,9 +290,9 @@ static void handler(struct dk_coap_ep *ep, void *user, const struct dk_coap_req 
     if (m->code == DK_COAP_POST && strcmp(path, "/bs") == 0) {
         char ep_name[128];
         get_q(m, "ep", ep_name, sizeof ep_name);
-        out("bs-request ep=%s from %s", ep_name, from);
-        if (p->refuse_bs > 0) {
-            p->refuse_bs--;
+        bool refuse = plan_says_refuse(p->bs_plan, p->bs_count++);
+        out("bs-request ep=%s from %s%s", ep_name, from, refuse ? " refused" : "");
+        if (refuse) {
             resp->msg.code = DK_COAP_FORBIDDEN;
             return;
         }
@@ -476,7 +495,7 @@ static void on_signal(void *user, int sig, short revents, dk_time_t now)
 static void usage(void)
 {
     fputs("usage: dk-device-peer [--port P] [--server-uri URI] [--lifetime S]\n"
-          "       [--wifi-ssid S --wifi-psk K] [--refuse-bs N]\n"
+          "       [--wifi-ssid S --wifi-psk K] [--bs-plan ok,refuse,...]\n"
           "       [--exit-after register|deregister|bootstrap]\n",
           stderr);
 }
@@ -490,7 +509,7 @@ int main(int argc, char **argv)
         {"lifetime", required_argument, NULL, 'l'},
         {"wifi-ssid", required_argument, NULL, 'w'},
         {"wifi-psk", required_argument, NULL, 'k'},
-        {"refuse-bs", required_argument, NULL, 'r'},
+        {"bs-plan", required_argument, NULL, 'r'},
         {"exit-after", required_argument, NULL, 'x'},
         {"debug", no_argument, NULL, 'd'},
         {NULL, 0, NULL, 0},
@@ -507,7 +526,7 @@ int main(int argc, char **argv)
         case 'l': p.lifetime = atol(optarg); break;
         case 'w': p.wifi_ssid = optarg; break;
         case 'k': p.wifi_psk = optarg; break;
-        case 'r': p.refuse_bs = atoi(optarg); break;
+        case 'r': p.bs_plan = optarg; break;
         case 'x': p.exit_after = optarg; break;
         case 'd': debug = true; break;
         default: usage(); return 2;
