@@ -451,6 +451,19 @@ static int load_operational(struct device *d)
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", d->opt.data, DK_STORE_OPS_FILE);
     dk_store_ops_init(&ops);
+    /* A wipe destroys the key first: a store without its key is a factory
+     * reset that a power cut interrupted. Its data are gone (crypto-erased);
+     * finish the wipe and start in factory mode. */
+    char key[4200];
+    snprintf(key, sizeof key, "%s/%s", d->opt.data, DK_STORE_KEY_FILE);
+    if (dk_store_ops_exists(d->opt.data) && access(key, F_OK) != 0 && errno == ENOENT) {
+        dk_warn(&d->log, MOD, "%s without %s: finishing an interrupted factory reset",
+                DK_STORE_OPS_FILE, DK_STORE_KEY_FILE);
+        if (dk_store_ops_wipe(d->opt.data) != 0) {
+            report(path, "cannot finish the interrupted factory reset: %s", strerror(errno));
+            return -1;
+        }
+    }
     int rc = dk_store_ops_load(d->opt.data, NULL, &ops, &why);
     if (rc == DK_ENOTFOUND) {
         dk_info(&d->log, MOD, "no operational store: factory mode");

@@ -55,11 +55,11 @@ expect_err_match '^duckling-device: --bs-uri: coaps://127.0.0.1:5784 does not fi
 
 # A damaged operational store: refuse, and say how to recover.
 printf 'DKSTxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' >"$TMP/dev/operational.store"
+printf 'key' >"$TMP/dev/device.key"
 run 1 "$DEVICE" --data "$TMP/dev"
 expect_err_match "^duckling-device: $TMP/dev/operational.store: .*--factory-reset"
 
 # --factory-reset offline: operational store and key gone, factory store intact.
-printf 'key' >"$TMP/dev/device.key"
 before=$(sha "$TMP/dev/factory.store")
 run 0 "$DEVICE" --data "$TMP/dev" --factory-reset
 [[ ! -e "$TMP/dev/operational.store" ]] || fail "--factory-reset left operational.store"

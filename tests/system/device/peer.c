@@ -33,7 +33,9 @@
 #include <duckling/loop.h>
 #include <duckling/lwm2m.h>
 #include <duckling/rng.h>
-#include <duckling/udp.h>
+#include <duckling/dtls.h>
+#include <duckling/endpoint.h>
+#include <duckling/mem.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -47,7 +49,17 @@
 #include <unistd.h>
 
 struct peer {
-    struct dk_udp udp;
+    struct dk_endpoint e;
+    struct dk_dtls_config dtls; /* server role, PSK, when --psk is given */
+    bool secure;
+    /* --psk ID:HEX, repeatable: identities the DTLS server accepts. */
+    struct {
+        char id[DK_DTLS_PSK_ID_MAX + 1];
+        uint8_t key[DK_DTLS_PSK_MAX];
+        size_t key_len;
+    } psks[4];
+    size_t npsk;
+    int server_psk; /* index into psks written as the server account, -1: NoSec */
     struct dk_coap_config cfg;
     struct dk_coap_ep ep;
     struct dk_rng rng;
@@ -158,7 +170,8 @@ static void bs_next(struct peer *p, dk_time_t now)
     if (p->server_uri)
         snprintf(uri, sizeof uri, "%s", p->server_uri);
     else
-        snprintf(uri, sizeof uri, "coap://127.0.0.1:%u", dk_addr_port(&p->udp.local));
+        snprintf(uri, sizeof uri, "%s://127.0.0.1:%u", p->secure ? "coaps" : "coap",
+                 dk_addr_port(dk_endpoint_local(&p->e)));
     switch (p->bs_step) {
     case 0:
         dk_coap_client_req_init(&r, DK_COAP_DELETE, "/");
@@ -168,10 +181,18 @@ static void bs_next(struct peer *p, dk_time_t now)
         struct dk_lwm2m_record recs[] = {
             {dk_lwm2m_path_res(0, 1, 0), dk_lwm2m_str(uri), 0},
             {dk_lwm2m_path_res(0, 1, 1), dk_lwm2m_bool(false), 0},
-            {dk_lwm2m_path_res(0, 1, 2), dk_lwm2m_int(3), 0}, /* NoSec */
-            {dk_lwm2m_path_res(0, 1, 3), dk_lwm2m_opaque("", 0), 0},
+            {dk_lwm2m_path_res(0, 1, 2), dk_lwm2m_int(p->server_psk >= 0 ? 0 : 3), 0},
+            {dk_lwm2m_path_res(0, 1, 3),
+             p->server_psk >= 0 ? dk_lwm2m_opaque(p->psks[p->server_psk].id,
+                                                  strlen(p->psks[p->server_psk].id))
+                                : dk_lwm2m_opaque("", 0),
+             0},
             {dk_lwm2m_path_res(0, 1, 4), dk_lwm2m_opaque("", 0), 0},
-            {dk_lwm2m_path_res(0, 1, 5), dk_lwm2m_opaque("", 0), 0},
+            {dk_lwm2m_path_res(0, 1, 5),
+             p->server_psk >= 0 ? dk_lwm2m_opaque(p->psks[p->server_psk].key,
+                                                  p->psks[p->server_psk].key_len)
+                                : dk_lwm2m_opaque("", 0),
+             0},
             {dk_lwm2m_path_res(0, 1, 10), dk_lwm2m_int(1), 0},
         };
         if (tlv_of(&base, recs, sizeof recs / sizeof recs[0], body, sizeof body, &len) != 0)
@@ -455,32 +476,54 @@ static void on_stdin(void *user, int fd, short revents, dk_time_t now)
 
 static void flush(struct peer *p)
 {
-    uint8_t buf[1500];
-    struct dk_addr to;
-    int n;
-    while ((n = dk_coap_ep_pop_tx(&p->ep, &to, buf, sizeof buf)) > 0)
-        dk_udp_send(&p->udp, &to, buf, (size_t)n);
+    dk_endpoint_flush(&p->e, dk_clock_now());
 }
 
-static void on_udp(void *user, int fd, short revents, dk_time_t now)
+/* DTLS server: the key for an identity given with --psk. */
+static int psk_lookup(void *user, const struct dk_addr *peer, const uint8_t *identity,
+                      size_t identity_len, uint8_t *key, size_t key_cap, size_t *key_len)
 {
     struct peer *p = user;
-    uint8_t buf[2048];
-    struct dk_addr from;
-    int n;
-    (void)fd;
-    (void)revents;
-    while ((n = dk_udp_recv(&p->udp, &from, buf, sizeof buf)) >= 0)
-        dk_coap_ep_recv(&p->ep, &from, buf, (size_t)n, now);
-    flush(p);
+    (void)peer;
+    for (size_t i = 0; i < p->npsk; i++) {
+        if (strlen(p->psks[i].id) != identity_len ||
+            memcmp(p->psks[i].id, identity, identity_len) != 0 || p->psks[i].key_len > key_cap)
+            continue;
+        memcpy(key, p->psks[i].key, p->psks[i].key_len);
+        *key_len = p->psks[i].key_len;
+        return 0;
+    }
+    out("dtls unknown-identity %.*s", (int)identity_len, (const char *)identity);
+    return DK_ENOTFOUND;
 }
 
-static dk_time_t coap_timer(void *user, dk_time_t now)
+static void on_endpoint_event(void *user, const struct dk_addr *peer,
+                              enum dk_endpoint_event ev, const struct dk_dtls_peer_info *info,
+                              int err)
 {
-    struct peer *p = user;
-    dk_coap_ep_tick(&p->ep, now);
-    flush(p);
-    return dk_coap_ep_deadline(&p->ep);
+    char a[DK_ADDR_STRLEN];
+    (void)user;
+    dk_addr_format(peer, a, sizeof a);
+    if (ev == DK_ENDPOINT_CONNECTED)
+        out("dtls up %s identity=%.*s", a, (int)info->psk_identity_len,
+            (const char *)info->psk_identity);
+    else
+        out("dtls closed %s %s", a, err ? dk_strerror(err) : "ok");
+}
+
+/* "ID:HEX" into the next PSK slot. */
+static bool add_psk(struct peer *p, const char *arg)
+{
+    const char *colon = strrchr(arg, ':');
+    if (!colon || colon == arg || p->npsk == 4 ||
+        (size_t)(colon - arg) > DK_DTLS_PSK_ID_MAX)
+        return false;
+    memcpy(p->psks[p->npsk].id, arg, (size_t)(colon - arg));
+    if (dk_hex_decode(p->psks[p->npsk].key, DK_DTLS_PSK_MAX, colon + 1, strlen(colon + 1),
+                      &p->psks[p->npsk].key_len) != 0)
+        return false;
+    p->npsk++;
+    return true;
 }
 
 static void on_signal(void *user, int sig, short revents, dk_time_t now)
@@ -496,7 +539,8 @@ static void usage(void)
 {
     fputs("usage: dk-device-peer [--port P] [--server-uri URI] [--lifetime S]\n"
           "       [--wifi-ssid S --wifi-psk K] [--bs-plan ok,refuse,...]\n"
-          "       [--exit-after register|deregister|bootstrap]\n",
+          "       [--exit-after register|deregister|bootstrap]\n"
+          "       [--psk ID:HEX]... [--server-psk ID:HEX]  (coaps://: DTLS PSK server)\n",
           stderr);
 }
 
@@ -512,6 +556,8 @@ int main(int argc, char **argv)
         {"bs-plan", required_argument, NULL, 'r'},
         {"exit-after", required_argument, NULL, 'x'},
         {"debug", no_argument, NULL, 'd'},
+        {"psk", required_argument, NULL, 'P'},
+        {"server-psk", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     long port = 0;
@@ -519,6 +565,7 @@ int main(int argc, char **argv)
     bool debug = false;
     p.lifetime = 300;
     p.bs_step = -1;
+    p.server_psk = -1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'p': port = atol(optarg); break;
@@ -529,6 +576,19 @@ int main(int argc, char **argv)
         case 'r': p.bs_plan = optarg; break;
         case 'x': p.exit_after = optarg; break;
         case 'd': debug = true; break;
+        case 'P':
+            if (!add_psk(&p, optarg)) {
+                usage();
+                return 2;
+            }
+            break;
+        case 'S':
+            if (!add_psk(&p, optarg)) {
+                usage();
+                return 2;
+            }
+            p.server_psk = (int)p.npsk - 1;
+            break;
         default: usage(); return 2;
         }
     }
@@ -540,11 +600,6 @@ int main(int argc, char **argv)
     dk_rng_init(&p.rng);
     if (dk_rng_setup(&p.rng, "peer", 4) != 0)
         return 1;
-    dk_udp_init(&p.udp);
-    if (dk_udp_open(&p.udp, "127.0.0.1", (uint16_t)port) != 0) {
-        fprintf(stderr, "dk-device-peer: bind 127.0.0.1:%ld: %s\n", port, strerror(errno));
-        return 1;
-    }
     dk_coap_config_init(&p.cfg);
     p.cfg.rng = &p.rng;
     p.cfg.log = &p.log;
@@ -552,21 +607,50 @@ int main(int argc, char **argv)
     if (dk_coap_ep_setup(&p.ep, &p.cfg) != 0)
         return 1;
     dk_coap_ep_set_handler(&p.ep, handler, &p);
+    p.secure = p.npsk > 0;
+    if (p.secure) {
+        struct dk_dtls_params dp = {0};
+        dp.role = DK_DTLS_SERVER;
+        dp.modes = DK_DTLS_MODE_PSK;
+        dp.psk_lookup = psk_lookup;
+        dp.psk_lookup_user = &p;
+        dp.rng = &p.rng;
+        dp.log = &p.log;
+        dk_dtls_config_init(&p.dtls);
+        if (dk_dtls_config_setup(&p.dtls, dk_dtls_backend_mbedtls(), &dp) != 0) {
+            fprintf(stderr, "dk-device-peer: DTLS configuration failed\n");
+            return 1;
+        }
+    }
     dk_loop_init(&p.loop);
+    dk_endpoint_init(&p.e);
+    struct dk_endpoint_params ep = {
+        .bind_ip = "127.0.0.1",
+        .bind_port = (uint16_t)port,
+        .coap = &p.ep,
+        .dtls = p.secure ? &p.dtls : NULL,
+        .log = &p.log,
+    };
+    if (dk_endpoint_setup(&p.e, &ep) != 0) {
+        fprintf(stderr, "dk-device-peer: bind 127.0.0.1:%ld: %s\n", port, strerror(errno));
+        return 1;
+    }
+    dk_endpoint_set_event_cb(&p.e, on_endpoint_event, &p);
     static const int sigs[] = {SIGTERM, SIGINT, 0};
     dk_loop_watch_signals(&p.loop, sigs, on_signal, &p);
-    dk_loop_add_fd(&p.loop, p.udp.fd, POLLIN, on_udp, &p);
+    dk_endpoint_attach(&p.e, &p.loop);
     dk_loop_add_fd(&p.loop, STDIN_FILENO, POLLIN, on_stdin, &p);
-    dk_loop_add_timer(&p.loop, coap_timer, &p);
     dk_loop_add_timer(&p.loop, bs_start_timer, &p);
-    out("listening %u", dk_addr_port(&p.udp.local));
+    out("listening %u", dk_addr_port(dk_endpoint_local(&p.e)));
     /* The loop re-runs every timer after an event, so bs_start_timer sees a
      * Bootstrap-Request right after its 2.04 went out. */
     dk_loop_run(&p.loop);
     flush(&p);
+    dk_endpoint_free(&p.e);
     dk_loop_free(&p.loop);
     dk_coap_ep_free(&p.ep);
-    dk_udp_close(&p.udp);
+    if (p.secure)
+        dk_dtls_config_free(&p.dtls);
     dk_rng_free(&p.rng);
     return p.exit_code;
 }

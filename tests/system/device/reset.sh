@@ -7,8 +7,8 @@
 source "$(dirname "$0")/lib.sh"
 
 # Bootstrap-Requests: 1 ok; after SIGUSR1: 2 refused, 3 ok; after Execute:
-# 4 refused, 5 ok; after --factory-reset: 6 ok.
-start_peer bs --lifetime 300 --bs-plan ok,refuse,ok,refuse,ok,ok
+# 4 refused, 5 ok; after --factory-reset: 6 ok; after the interrupted one: 7 ok.
+start_peer bs --lifetime 300 --bs-plan ok,refuse,ok,refuse,ok,ok,ok
 make_device "$TMP/dev" none "$PEER_PORT"
 factory_sha=$(sha "$TMP/dev/factory.store")
 start_device d1 "$TMP/dev" --on-factory-mode 'echo factory >>"$DK_DATA/modes"' \
@@ -56,6 +56,16 @@ wiped --factory-reset
 start_device d2 "$TMP/dev"
 wait_for "$TMP/bs.out" 'at /rd/4 ' 20
 [[ $(count "$TMP/bs.out" '^bs-finish 2\.04$') -eq 4 ]] || fail "no bootstrap after --factory-reset"
+kill -TERM "$DEV_PID"
+[[ $(wait_exit "$DEV_PID" 15) -eq 0 ]] || fail "SIGTERM exit status"
+
+# 4. A reset a power cut interrupted after the key was destroyed: the store
+# without its key is finished off at the next start, which bootstraps.
+rm "$TMP/dev/device.key"
+start_device d3 "$TMP/dev"
+wait_for "$TMP/bs.out" 'at /rd/5 ' 20
+grep -q 'finishing an interrupted factory reset' "$TMP/d3.log" || fail "interrupted reset not noticed"
+[[ $(count "$TMP/bs.out" '^bs-finish 2\.04$') -eq 5 ]] || fail "no bootstrap after the interrupted reset"
 kill -TERM "$DEV_PID"
 [[ $(wait_exit "$DEV_PID" 15) -eq 0 ]] || fail "SIGTERM exit status"
 echo "PASS"
