@@ -358,6 +358,14 @@ struct dk_client_config {
     /* Information reporting. */
     dk_time_t sample_ms;          /* re-read observed hook values: 1000 (0: never) */
 
+    /* Requests from a peer that is no open transport. false (default): they
+     * are dropped (dk_client_recv() returns DK_ENOTFOUND). true: they are
+     * served as if they came from the first LwM2M Server account (for tests
+     * with tools such as coap-client over coap://; never enable it with
+     * coaps://). Their answers come out of dk_client_pop_tx() addressed to
+     * that peer: send them from the socket the request came in on. */
+    bool serve_any_peer;
+
     /* Limits. */
     size_t max_observations;      /* 16 */
     size_t max_attrs;             /* stored Write-Attributes entries: 64 */
