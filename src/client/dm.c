@@ -991,6 +991,15 @@ static void dm_request(struct dk_client *c, const struct dk_coap_req *req,
         resp->msg.code = dm_notify(c, req, resp, now);
         return;
     }
+    /* Existence first (4.04), then access (4.01); the Security object is
+     * never reachable, whether the instance exists or not. */
+    if (p->len >= 1 && p->ids[0] != DK_LWM2M_OID_SECURITY) {
+        struct cl_obj *o = cl_obj_find(c->impl, p->ids[0]);
+        if (!o || (p->len >= 2 && !cl_inst_find(o, p->ids[1]))) {
+            resp->msg.code = DK_COAP_NOT_FOUND;
+            return;
+        }
+    }
     switch (m->code) {
     case DK_COAP_GET:
         if (opt_int(m, DK_COAP_OPT_ACCEPT) == DK_LWM2M_CF_LINK) {

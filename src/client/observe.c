@@ -312,6 +312,14 @@ static void obs_check(struct dk_client *c, struct cl_obs *o, dk_time_t now)
     }
     if (cond)
         o->dirty = true;
+    if (rc) {
+        /* Gone or no longer allowed: the final notification (4.04, 4.01)
+         * tells the server at once. */
+        uint32_t id = o->id;
+        if (dk_coap_ep_notify_id(&s->ep, id, now) == DK_ENOTFOUND)
+            cl_obs_remove(s, id);
+        return;
+    }
     bool pmax_due = o->pmax_s > 0 && now >= o->last_notify + (dk_time_t)o->pmax_s * 1000;
     bool pmin_ok = now >= o->last_notify + (dk_time_t)o->pmin_s * 1000;
     if (pmax_due || (o->dirty && pmin_ok)) {
