@@ -40,7 +40,8 @@ static void record_req(struct w_peer *p, const struct dk_coap_req *req)
     uint32_t cf;
     r->cf = dk_coap_msg_get_uint(req->msg, DK_COAP_OPT_CONTENT_FORMAT, &cf) == 0 ? (int)cf : -1;
     r->len = req->payload_len < W_BODY ? req->payload_len : W_BODY;
-    memcpy(r->body, req->payload, r->len);
+    if (r->len)
+        memcpy(r->body, req->payload, r->len);
 }
 
 static void peer_handler(struct dk_coap_ep *ep, void *user, const struct dk_coap_req *req,
@@ -81,7 +82,8 @@ static void peer_result(struct dk_coap_ep *ep, void *user, uint32_t id,
         if (r->notifications < 64) {
             r->note_t[r->notifications] = W.now;
             size_t n = res->payload_len < 256 ? res->payload_len : 256;
-            memcpy(r->note_body[r->notifications], res->payload, n);
+            if (n)
+                memcpy(r->note_body[r->notifications], res->payload, n);
             r->note_len[r->notifications] = n;
         }
         r->notifications++;
@@ -102,7 +104,8 @@ static void peer_result(struct dk_coap_ep *ep, void *user, uint32_t id,
     if (dk_coap_msg_find(res->msg, DK_COAP_OPT_LOCATION_PATH))
         dk_coap_msg_get_path(res->msg, DK_COAP_OPT_LOCATION_PATH, r->location, sizeof r->location);
     r->len = res->payload_len < W_BODY - 1 ? res->payload_len : W_BODY - 1;
-    memcpy(r->body, res->payload, r->len);
+    if (r->len)
+        memcpy(r->body, res->payload, r->len);
     r->body[r->len] = 0;
 }
 
