@@ -457,8 +457,9 @@ static uint8_t check_record(struct dk_client *c, struct wstate *ws,
                 return DK_COAP_BAD_REQUEST;
         }
     }
-    /* A multiple resource in a replace is replaced as a whole. */
-    if (d->multiple && ws->mode != W_PARTIAL) {
+    /* A multiple resource in a replace is replaced as a whole (unless the
+     * request names one resource instance). */
+    if (d->multiple && ws->mode != W_PARTIAL && ws->base.len < 4) {
         bool seen = false;
         for (size_t i = 0; i < ws->nmulti; i++)
             seen |= ws->multi[i][0] == iid && ws->multi[i][1] == d->id;

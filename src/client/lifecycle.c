@@ -278,7 +278,9 @@ static dk_time_t jitter(struct dk_client_impl *s, dk_time_t d)
     if (d < 8)
         return d;
     dk_time_t j = d / 8;
-    return d + (dk_time_t)dk_rng_uniform(s->cfg->rng, j > UINT32_MAX ? UINT32_MAX : (uint32_t)j + 1);
+    if (j >= UINT32_MAX)
+        j = UINT32_MAX - 1;
+    return d + (dk_time_t)dk_rng_uniform(s->cfg->rng, (uint32_t)j + 1);
 }
 
 static void servers_drop(struct dk_client *c, dk_time_t now)

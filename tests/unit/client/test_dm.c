@@ -295,6 +295,25 @@ static void test_execute_create_delete(void **state)
                      DK_COAP_CHANGED);
     assert_int_equal(code_of(P_S1, DK_COAP_GET, "/12/3/17", NULL, -1, -1, NULL),
                      DK_COAP_METHOD_NOT_ALLOWED);
+    /* Multiple resources: a resource instance alone, or the whole resource. */
+    struct dk_lwm2m_record ch[] = {
+        {dk_lwm2m_path_rinst(12, 3, 11, 0), dk_lwm2m_int(1), 0},
+        {dk_lwm2m_path_rinst(12, 3, 11, 1), dk_lwm2m_int(6), 0},
+    };
+    assert_int_equal(send_recs(P_S1, DK_COAP_PUT, "/12/3/11", DK_LWM2M_CF_TLV, ch, 2)->code,
+                     DK_COAP_CHANGED);
+    assert_int_equal(code_of(P_S1, DK_COAP_PUT, "/12/3/11/1", NULL, DK_LWM2M_CF_TEXT, -1, "11"),
+                     DK_COAP_CHANGED);
+    r = req(P_S1, DK_COAP_GET, "/12/3/11", NULL, -1, DK_LWM2M_CF_SENML_JSON, NULL);
+    assert_string_equal((char *)r->body, "[{\"bn\":\"/12/3/11/\",\"n\":\"0\",\"v\":1},"
+                                         "{\"n\":\"1\",\"v\":11}]");
+    struct dk_lwm2m_record ch2[] = {{dk_lwm2m_path_rinst(12, 3, 11, 4), dk_lwm2m_int(13), 0}};
+    assert_int_equal(send_recs(P_S1, DK_COAP_PUT, "/12/3/11", DK_LWM2M_CF_TLV, ch2, 1)->code,
+                     DK_COAP_CHANGED);
+    r = req(P_S1, DK_COAP_GET, "/12/3/11", NULL, -1, DK_LWM2M_CF_SENML_JSON, NULL);
+    assert_string_equal((char *)r->body, "[{\"bn\":\"/12/3/11/\",\"n\":\"4\",\"v\":13}]");
+    r = req(P_S1, DK_COAP_GET, "/12/3/11", NULL, -1, DK_LWM2M_CF_TEXT, NULL);
+    assert_int_equal(r->code, DK_COAP_NOT_ACCEPTABLE);
     /* Create in SenML names the instance; again the same id: 4.00. */
     struct dk_lwm2m_record w7[] = {{dk_lwm2m_path_res(12, 7, 0), dk_lwm2m_str("wlan1"), 0}};
     r = send_recs(P_S1, DK_COAP_POST, "/12", DK_LWM2M_CF_SENML_JSON, w7, 1);
@@ -637,6 +656,47 @@ static void test_access_control(void **state)
     assert_false(dk_client_has_instance(&W.c, 2, 2));
 }
 
+/* ---- Location (driver hook) ----------------------------------------------------------------------- */
+
+static int drv_location(void *user, struct dk_client_location *out)
+{
+    out->latitude = 60.1699;
+    out->longitude = 24.9384;
+    out->altitude = 12.5;
+    out->radius = 3;
+    out->speed = 0;
+    out->timestamp = 1700000000;
+    return 0;
+}
+
+static void with_location(struct dk_client_config *cfg)
+{
+    cfg->driver.read_location = drv_location;
+}
+
+static int setup_location(void **state)
+{
+    w_config_hook = with_location;
+    assert_int_equal(w_init(-1), 0);
+    w_config_hook = NULL;
+    w_bootstrap_to_s1();
+    return 0;
+}
+
+static void test_location(void **state)
+{
+    const struct w_req *reg = w_last_req(P_S1, DK_COAP_POST, "/rd");
+    assert_non_null(strstr((char *)reg->body, ",</6/0>,"));
+    struct w_res *r = req(P_S1, DK_COAP_GET, "/6/0", NULL, -1, DK_LWM2M_CF_SENML_JSON, NULL);
+    assert_int_equal(r->code, DK_COAP_CONTENT);
+    assert_string_equal((char *)r->body,
+                        "[{\"bn\":\"/6/0/\",\"n\":\"0\",\"v\":60.1699},{\"n\":\"1\",\"v\":24.9384},"
+                        "{\"n\":\"2\",\"v\":12.5},{\"n\":\"3\",\"v\":3.0},"
+                        "{\"n\":\"5\",\"v\":1700000000},{\"n\":\"6\",\"v\":0.0}]");
+    assert_int_equal(code_of(P_S1, DK_COAP_PUT, "/6/0/0", NULL, DK_LWM2M_CF_TEXT, -1, "1.0"),
+                     DK_COAP_METHOD_NOT_ALLOWED);
+}
+
 /* ---- Unknown peers ---------------------------------------------------------------------------------- */
 
 static void test_unknown_peer(void **state)
@@ -680,6 +740,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_observe_write_and_default_pmin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_observe_limits_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_access_control, setup_bare, teardown),
+        cmocka_unit_test_setup_teardown(test_location, setup_location, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_peer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_any_peer, setup, teardown),
     };

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 struct world W;
+void (*w_config_hook)(struct dk_client_config *cfg);
 
 static const char *peer_ip[P_COUNT] = {"10.0.0.2", "10.0.0.3", "10.0.0.4"};
 static const uint16_t peer_port[P_COUNT] = {5783, 5683, 5683};
@@ -268,6 +269,8 @@ int w_init(long fail_at)
     c->bs_timeout_ms = 30000;
     c->reg_retry_ms = 2000;
     c->reg_retries = 3;
+    if (w_config_hook)
+        w_config_hook(c);
     dk_client_init(&W.c);
     return dk_client_setup(&W.c, c);
 }

@@ -105,6 +105,8 @@ struct world {
 };
 
 extern struct world W;
+/* Called by w_init() just before dk_client_setup() (NULL: none). */
+extern void (*w_config_hook)(struct dk_client_config *cfg);
 
 /* Sets up the world (peers, network, config with a NoSec Bootstrap Server at
  * coap://10.0.0.2:5783); the client is set up but not started. fa: use the
