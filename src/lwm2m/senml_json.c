@@ -184,10 +184,9 @@ static int number_token(struct js *j, struct dk_lwm2m_value *v)
     if (i == j->pos)
         return DK_EPARSE;
     int rc = dk_lwm2m__parse_number(j->s + j->pos, i - j->pos, v);
-    if (rc)
-        return rc;
-    j->pos = i;
-    return 0;
+    if (rc == 0 || rc == DK_ERANGE)
+        j->pos = i; /* well-formed: skippable even when out of range */
+    return rc;
 }
 
 static int number_double(struct js *j, double *d)

@@ -116,7 +116,7 @@ static void test_senml_json_names_and_times(void **state)
     assert_int_equal(decode_all(DK_LWM2M_CF_SENML_JSON, j, strlen(j), "/", NULL, r, 8, &n), 0);
     assert_path(&r[0].path, "/3/0");
     /* Unknown fields are skipped whatever their shape. */
-    j = "[{\"n\":\"/3/0/9\",\"x\":{\"a\":[1,2.5e3,{\"b\":null}],\"c\":\"\\u00e9\"},\"u\":\"%\","
+    j = "[{\"n\":\"/3/0/9\",\"y\":1e999,\"x\":{\"a\":[1,2.5e3,{\"b\":null}],\"c\":\"\\u00e9\"},\"u\":\"%\","
         "\"v\":7}]";
     assert_int_equal(decode_all(DK_LWM2M_CF_SENML_JSON, j, strlen(j), "/3/0", NULL, r, 8, &n), 0);
     assert_int_equal(r[0].value.v.i, 7);
