@@ -188,6 +188,10 @@ int dk_dtls_session_tick(struct dk_dtls_session *s, dk_time_t now);
 /* Queues close_notify; state becomes CLOSED. */
 int dk_dtls_session_close(struct dk_dtls_session *s, dk_time_t now);
 enum dk_dtls_state dk_dtls_session_state(const struct dk_dtls_session *s);
+/* The fatal error that ended the session (e.g. DK_EAUTH for an unknown PSK
+ * identity, DK_ETIMEDOUT, DK_ECLOSED), or 0 while none happened. Lets a
+ * server table's user say why a session it got DK_DTLS_EV_CLOSED for ended. */
+int dk_dtls_session_error(const struct dk_dtls_session *s);
 /* Valid once CONNECTED. */
 const struct dk_dtls_peer_info *dk_dtls_session_peer_info(const struct dk_dtls_session *s);
 const struct dk_addr *dk_dtls_session_peer(const struct dk_dtls_session *s);

@@ -45,6 +45,7 @@ int dk_loop_set_events(struct dk_loop *loop, int fd, short events);
 void dk_loop_remove_fd(struct dk_loop *loop, int fd);
 /* A timer source polled for its deadline (an engine wrapper). Returns 0 or DK_ELIMIT. */
 int dk_loop_add_timer(struct dk_loop *loop, dk_loop_timer_fn *fn, void *user);
+void dk_loop_remove_timer(struct dk_loop *loop, dk_loop_timer_fn *fn, void *user);
 /* Blocks the listed signals (0-terminated array) and delivers them through
  * fn with fd = the signal number. Returns 0 or DK_EIO. */
 int dk_loop_watch_signals(struct dk_loop *loop, const int *signals, dk_loop_fd_fn *fn, void *user);

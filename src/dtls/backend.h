@@ -21,6 +21,7 @@ struct dk_dtls_session {
     dk_time_t created;
     dk_time_t last_activity;
     struct dk_dtls_session *next; /* server table chaining */
+    int error;                    /* the fatal error that ended it, or 0 (set by dtls.c) */
     void *impl;
 };
 
@@ -29,7 +30,9 @@ struct dk_dtls_backend {
     unsigned modes; /* bit set of dk_dtls_mode it implements */
     int (*config_setup)(struct dk_dtls_config *cfg);
     void (*config_free)(struct dk_dtls_config *cfg);
-    /* hello is NULL for clients, and for servers when no cookie exchange took place. */
+    /* hello is NULL for clients, and for servers when no cookie exchange took place.
+     * With a hello, the server table then feeds that same ClientHello datagram
+     * through recv(), as it would any later datagram. */
     int (*session_setup)(struct dk_dtls_session *s, dk_time_t now,
                          const struct dk_dtls_hello *hello);
     int (*recv)(struct dk_dtls_session *s, const uint8_t *dgram, size_t len, dk_time_t now);

@@ -117,11 +117,19 @@ int dk_dtls_session_new(struct dk_dtls_session **out, const struct dk_dtls_confi
     return dk_dtls_session_new_hello(out, cfg, peer, now, NULL);
 }
 
+/* Remembers what ended the session, for dk_dtls_session_error(). */
+static int note_error(struct dk_dtls_session *s, int rc)
+{
+    if (!s->error && (dk_err_is_fatal(rc) || rc == DK_ETIMEDOUT))
+        s->error = rc;
+    return rc;
+}
+
 int dk_dtls_session_recv(struct dk_dtls_session *s, const uint8_t *dgram, size_t len,
                          dk_time_t now)
 {
     s->last_activity = now;
-    return s->cfg->backend->recv(s, dgram, len, now);
+    return note_error(s, s->cfg->backend->recv(s, dgram, len, now));
 }
 
 int dk_dtls_session_read(struct dk_dtls_session *s, uint8_t *buf, size_t cap)
@@ -150,7 +158,12 @@ dk_time_t dk_dtls_session_deadline(const struct dk_dtls_session *s)
 
 int dk_dtls_session_tick(struct dk_dtls_session *s, dk_time_t now)
 {
-    return s->cfg->backend->tick(s, now);
+    return note_error(s, s->cfg->backend->tick(s, now));
+}
+
+int dk_dtls_session_error(const struct dk_dtls_session *s)
+{
+    return s->error;
 }
 
 int dk_dtls_session_close(struct dk_dtls_session *s, dk_time_t now)

@@ -55,6 +55,16 @@ int dk_loop_add_timer(struct dk_loop *loop, dk_loop_timer_fn *fn, void *user)
 }
 
 
+void dk_loop_remove_timer(struct dk_loop *loop, dk_loop_timer_fn *fn, void *user)
+{
+    for (size_t i = 0; i < loop->ntimers; i++) {
+        if (loop->timers[i].fn == fn && loop->timers[i].user == user) {
+            loop->timers[i] = loop->timers[--loop->ntimers];
+            return;
+        }
+    }
+}
+
 int dk_loop_watch_signals(struct dk_loop *loop, const int *signals, dk_loop_fd_fn *fn, void *user)
 {
     sigset_t set;
