@@ -42,7 +42,8 @@
  *
  * Callbacks (struct dk_client_callbacks) are called only from inside
  * dk_client_start(), _recv(), _tick(), _transport_up(), _transport_down(),
- * _stop(), _factory_reset(), _bootstrap() and _changed(). A callback may call
+ * _stop(), _factory_reset(), _bootstrap(), _changed(), _set_value() and
+ * _create_instance(). A callback may call
  * dk_client_transport_up(), dk_client_transport_down(), dk_client_state() and
  * the getters; the engine then acts on a transport change at its next
  * dk_client_tick() (its deadline becomes `now`). It must not call
@@ -402,8 +403,13 @@ struct dk_client_object_ops {
                 struct dk_lwm2m_value *out, dk_time_t now);
     /* A server writes resource (instance) p with v, already validated and
      * converted to the definition's type. Called before the value is stored;
-     * return 0 to store it, DK_EINVAL to refuse (4.00), DK_EPERM (4.05), or
-     * another DK_E* (5.00). Bootstrap-Write calls it too. May be NULL. */
+     * return 0 to store it, 1 to accept it without storing it (the hook
+     * keeps it and serves it through read), DK_EINVAL to refuse (4.00),
+     * DK_EPERM (4.05), or another DK_E* (5.00). Bootstrap-Write calls it
+     * too. A refusal in the middle of a multi-resource Write leaves the
+     * records before it applied: refuse bad values in the hook of the first
+     * pass only if you can (built-in objects validate before applying). May
+     * be NULL. */
     int (*write)(struct dk_client *c, void *user, const struct dk_lwm2m_path *p,
                  const struct dk_lwm2m_value *v, dk_time_t now);
     /* Execute on resource p with the argument bytes. Return 0 (2.04),
