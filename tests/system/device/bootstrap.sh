@@ -73,7 +73,8 @@ wait_for "$TMP/dev/led.state" '^on=[01] dimmer=[0-9]+$' 5
 
 # SIGTERM: de-register (the peer sees DELETE /rd/1), then exit 0.
 kill -TERM "$DEV_PID"
-st=$(wait_exit "$DEV_PID" 15)
+wait_exit "$DEV_PID" 15
+st=$WAIT_ST
 [[ $st -eq 0 ]] || fail "SIGTERM: exit status $st"
 grep -qxF 'deregister /rd/1' "$TMP/bs.out" || fail "no de-registration seen"
 grep -q 'de-registered from server 1' "$TMP/d1.log" || fail "log lacks the de-registration"
@@ -89,7 +90,8 @@ for i in $(seq 1 40); do
 done
 [[ $(wc -l <"$TMP/dev/operational.count") -eq 2 ]] || fail "operational hook did not run at start"
 kill -INT "$DEV_PID"
-st=$(wait_exit "$DEV_PID" 15)
+wait_exit "$DEV_PID" 15
+st=$WAIT_ST
 [[ $st -eq 0 ]] || fail "SIGINT: exit status $st"
 grep -qxF 'deregister /rd/2' "$TMP/bs.out" || fail "no de-registration after SIGINT"
 echo "PASS"
