@@ -442,6 +442,30 @@ static int setup_client(struct device *d)
     return 0;
 }
 
+/* dk_store_ops_wipe() overwrites device.key with zeros, syncs, unlinks it,
+ * then does the same to operational.store. A power cut (or kill -9) in
+ * between leaves one of two states, both meaning "the operational data are
+ * already crypto-erased": a key file of nothing but zeros, or a store without
+ * a key file. Anything else that fails to load is damage or tampering, which
+ * is not guessed around. */
+static bool interrupted_wipe(struct device *d)
+{
+    char key[4200];
+    snprintf(key, sizeof key, "%s/%s", d->opt.data, DK_STORE_KEY_FILE);
+    FILE *f = fopen(key, "rbe");
+    if (!f)
+        return errno == ENOENT && dk_store_ops_exists(d->opt.data);
+    uint8_t buf[512];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    bool more = fgetc(f) != EOF;
+    fclose(f);
+    bool zeros = n > 0 && !more;
+    for (size_t i = 0; i < n && zeros; i++)
+        zeros = buf[i] == 0;
+    dk_memzero(buf, sizeof buf);
+    return zeros;
+}
+
 /* operational.store, when there is one: the engine gets its records back. A
  * damaged store is not guessed around: the operator resets the device. */
 static int load_operational(struct device *d)
@@ -451,14 +475,8 @@ static int load_operational(struct device *d)
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", d->opt.data, DK_STORE_OPS_FILE);
     dk_store_ops_init(&ops);
-    /* A wipe destroys the key first: a store without its key is a factory
-     * reset that a power cut interrupted. Its data are gone (crypto-erased);
-     * finish the wipe and start in factory mode. */
-    char key[4200];
-    snprintf(key, sizeof key, "%s/%s", d->opt.data, DK_STORE_KEY_FILE);
-    if (dk_store_ops_exists(d->opt.data) && access(key, F_OK) != 0 && errno == ENOENT) {
-        dk_warn(&d->log, MOD, "%s without %s: finishing an interrupted factory reset",
-                DK_STORE_OPS_FILE, DK_STORE_KEY_FILE);
+    if (interrupted_wipe(d)) {
+        dk_warn(&d->log, MOD, "finishing an interrupted factory reset");
         if (dk_store_ops_wipe(d->opt.data) != 0) {
             report(path, "cannot finish the interrupted factory reset: %s", strerror(errno));
             return -1;

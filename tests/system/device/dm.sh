@@ -103,7 +103,8 @@ echo "observe: $n values in 7 s"
 # Stop: the peer comes back on the server's port and sees the de-registration.
 start_peer srv2 --port "$port"
 kill -TERM "$DEV_PID"
-st=$(wait_exit "$DEV_PID" 15)
+wait_exit "$DEV_PID" 15
+st=$WAIT_ST
 [[ $st -eq 0 ]] || fail "SIGTERM: exit status $st"
 grep -qxF 'deregister /rd/1' "$TMP/srv2.out" || fail "no de-registration"
 echo "PASS"

@@ -603,6 +603,11 @@ int main(int argc, char **argv)
     dk_coap_config_init(&p.cfg);
     p.cfg.rng = &p.rng;
     p.cfg.log = &p.log;
+    /* Tests start many devices, each from fresh ports: room for them all. */
+    p.cfg.max_peers = 4096;
+    p.cfg.max_dedup = 4096;
+    p.cfg.max_exchanges = 256;
+    p.cfg.max_observers = 64;
     dk_coap_ep_init(&p.ep);
     if (dk_coap_ep_setup(&p.ep, &p.cfg) != 0)
         return 1;
