@@ -216,7 +216,8 @@ struct dk_client_impl {
 
     uint8_t *scratch; /* max_payload: decode scratch and encode buffers */
     uint8_t *scratch2;
-    char text[64];    /* values served by hooks (strings) */
+    char text[64];    /* Location-Path of a Create */
+    uint8_t etag[8];  /* ETag of a block-wise read */
 };
 
 /* ---- alloc.c / data.c ------------------------------------------------------------------- */

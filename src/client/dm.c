@@ -366,6 +366,14 @@ static uint8_t answer_read(struct dk_client *c, const struct dk_lwm2m_path *p, e
     if (rc)
         return err_code(rc);
     dk_coap_msg_add_uint(&resp->msg, DK_COAP_OPT_CONTENT_FORMAT, (uint32_t)cf);
+    if (len > dk_coap_block_size(c->impl->ccfg->block_szx)) {
+        /* Served block by block: the representation's digest tells the
+         * client when a value changed between blocks. */
+        struct dk_client_impl *s = c->impl;
+        for (int i = 0; i < 8; i++)
+            s->etag[i] = (uint8_t)(out->hash >> (56 - 8 * i));
+        dk_coap_msg_add_opt(&resp->msg, DK_COAP_OPT_ETAG, s->etag, sizeof s->etag);
+    }
     dk_coap_msg_set_payload(&resp->msg, resp->buf, len);
     return DK_COAP_CONTENT;
 }

@@ -656,6 +656,35 @@ static void test_access_control(void **state)
     assert_false(dk_client_has_instance(&W.c, 2, 2));
 }
 
+/* ---- Block-wise ------------------------------------------------------------------------------------- */
+
+static void test_blockwise(void **state)
+{
+    static char ssid[900], dom[700];
+    memset(ssid, 's', sizeof ssid - 1);
+    memset(dom, 'd', sizeof dom - 1);
+    struct dk_lwm2m_record w[] = {
+        {dk_lwm2m_path_res(12, 0, 0), dk_lwm2m_str("wlan0"), 0},
+        {dk_lwm2m_path_res(12, 0, 5), dk_lwm2m_str(ssid), 0},
+        {dk_lwm2m_path_res(12, 0, 13), dk_lwm2m_str(dom), 0},
+    };
+    /* 1.6 KB: the server sends it by Block1. */
+    struct w_res *r = send_recs(P_S1, DK_COAP_POST, "/12", DK_LWM2M_CF_TLV, w, 3);
+    assert_int_equal(r->code, DK_COAP_CREATED);
+    /* And reads it back by Block2 (with an ETag). */
+    r = req(P_S1, DK_COAP_GET, "/12/0", NULL, -1, -1, NULL);
+    assert_int_equal(r->code, DK_COAP_CONTENT);
+    assert_true(r->len > 1024);
+    struct dk_lwm2m_record recs[4];
+    size_t n;
+    struct dk_lwm2m_path base = dk_lwm2m_path_inst(12, 0);
+    assert_int_equal(dk_lwm2m_decode(DK_LWM2M_CF_TLV, r->body, r->len, &base, NULL, recs, 4, &n),
+                     0);
+    assert_int_equal(n, 3);
+    assert_int_equal(recs[1].value.v.bytes.n, sizeof ssid - 1);
+    assert_memory_equal(recs[1].value.v.bytes.p, ssid, sizeof ssid - 1);
+}
+
 /* ---- Location (driver hook) ----------------------------------------------------------------------- */
 
 static int drv_location(void *user, struct dk_client_location *out)
@@ -740,6 +769,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_observe_write_and_default_pmin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_observe_limits_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_access_control, setup_bare, teardown),
+        cmocka_unit_test_setup_teardown(test_blockwise, setup, teardown),
         cmocka_unit_test_setup_teardown(test_location, setup_location, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_peer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_any_peer, setup, teardown),
