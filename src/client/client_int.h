@@ -18,15 +18,28 @@
 
 /* ---- Data: objects, instances, values ------------------------------------------- */
 
-/* One stored resource (instance) value. Bytes live in data[]. */
+/* One stored resource (instance) value, kept small (24 bytes + bytes):
+ * strings, opaque and core links live in data[] with their length in u.n. */
 struct dk_cl_value {
     struct dk_cl_value *next; /* sorted by (rid, riid); riid NONE_ID sorts after instances */
-    uint16_t rid, riid;    /* riid NONE_ID: single-instance resource */
-    bool persist;          /* written by a server: part of the persistent state */
-    struct dk_lwm2m_value v;
-    size_t cap;
+    uint16_t rid, riid;       /* riid NONE_ID: single-instance resource */
+    uint8_t type;             /* enum dk_lwm2m_type */
+    bool persist;             /* written by a server: part of the persistent state */
+    union {
+        int64_t i;
+        uint64_t u;
+        double f;
+        bool b;
+        struct dk_lwm2m_objlnk lnk;
+        size_t n;
+    } u;
     uint8_t data[];
 };
+
+/* The value as the lwm2m layer sees it (bytes point into the node). */
+struct dk_lwm2m_value dk_cl_val_get(const struct dk_cl_value *v);
+/* Bytes of a stored value (0 for numbers). */
+size_t dk_cl_val_len(const struct dk_cl_value *v);
 
 struct dk_cl_inst {
     struct dk_cl_inst *next; /* sorted by iid */
@@ -214,8 +227,6 @@ struct dk_client_impl {
     bool temp_seen, lux_seen;
     double temp_min, temp_max, lux_min, lux_max;
 
-    uint8_t *scratch; /* max_payload: decode scratch and encode buffers */
-    uint8_t *scratch2;
     char text[64];    /* Location-Path of a Create */
     uint8_t etag[8];  /* ETag of a block-wise read */
 };

@@ -125,11 +125,11 @@ static int acl_rebuild(struct dk_client_impl *s)
         a->owner = dk_cl_get_int(s, 2, in->iid, 3, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v
                                                                                : NONE_ID;
         for (struct dk_cl_value *val = in->vals; val; val = val->next) {
-            if (val->rid != 2 || val->riid == NONE_ID || val->v.type != DK_LWM2M_TYPE_INTEGER)
+            if (val->rid != 2 || val->riid == NONE_ID || val->type != DK_LWM2M_TYPE_INTEGER)
                 continue;
-            if (val->v.v.i < 0 || val->v.v.i > DK_LWM2M_ACL_ALL)
+            if (val->u.i < 0 || val->u.i > DK_LWM2M_ACL_ALL)
                 continue;
-            dk_lwm2m_acl_set(a, val->riid, (uint8_t)val->v.v.i); /* full table: rest ignored */
+            dk_lwm2m_acl_set(a, val->riid, (uint8_t)val->u.i); /* full table: rest ignored */
         }
         k++;
     }
@@ -174,7 +174,7 @@ int dk_cl_read_value(struct dk_client *c, struct dk_cl_obj *o, struct dk_cl_inst
     struct dk_cl_value *v = dk_cl_val_find(in, rid, riid);
     if (!v)
         return DK_ENOTFOUND;
-    *out = v->v;
+    *out = dk_cl_val_get(v);
     return 0;
 }
 
@@ -195,7 +195,8 @@ static int emit_resource(struct dk_client *c, struct dk_cl_obj *o, struct dk_cl_
         for (struct dk_cl_value *v = in->vals; v; v = v->next) {
             if (v->rid != d->id || v->riid == NONE_ID)
                 continue;
-            struct dk_lwm2m_record r = {dk_lwm2m_path_rinst(oid, in->iid, d->id, v->riid), v->v, 0};
+            struct dk_lwm2m_record r = {dk_lwm2m_path_rinst(oid, in->iid, d->id, v->riid),
+                                        dk_cl_val_get(v), 0};
             int rc = sink(ctx, &r);
             if (rc)
                 return rc;
@@ -276,7 +277,7 @@ int dk_cl_read(struct dk_client *c, const struct dk_lwm2m_path *p, enum dk_cl_wh
     struct dk_cl_value *v = dk_cl_val_find(in, p->ids[2], p->ids[3]);
     if (!v)
         return DK_ENOTFOUND;
-    struct dk_lwm2m_record r = {*p, v->v, 0};
+    struct dk_lwm2m_record r = {*p, dk_cl_val_get(v), 0};
     return sink(ctx, &r);
 }
 
@@ -397,13 +398,15 @@ struct wstate {
     uint16_t multi[MAX_MULTI][2]; /* (iid, rid) of multiple resources to replace */
     size_t nmulti;
     size_t count;
+    uint8_t *scratch; /* decoded JSON escapes and base64: never longer than the payload */
+    size_t scratch_cap;
 };
 
-static int start_reader(struct dk_client_impl *s, struct dk_lwm2m_reader *r, int cf,
-                        const uint8_t *data, size_t len, const struct dk_lwm2m_path *base)
+static int start_reader(struct dk_client_impl *s, struct wstate *ws, struct dk_lwm2m_reader *r,
+                        int cf, const uint8_t *data, size_t len)
 {
-    struct dk_lwm2m_decode_opts opts = {dk_cl_type_of, s, false, s->scratch, s->cfg->max_payload};
-    return dk_lwm2m_reader_start(r, cf, data, len, base, &opts);
+    struct dk_lwm2m_decode_opts opts = {dk_cl_type_of, s, false, ws->scratch, ws->scratch_cap};
+    return dk_lwm2m_reader_start(r, cf, data, len, &ws->base, &opts);
 }
 
 static uint16_t rec_iid(const struct wstate *ws, const struct dk_lwm2m_record *rec)
@@ -549,7 +552,7 @@ static uint8_t apply_record(struct dk_client *c, struct wstate *ws,
 }
 
 /* Validates, then applies, the payload of a Write / Bootstrap-Write / Create. */
-static uint8_t do_write(struct dk_client *c, const struct dk_coap_req *req, struct wstate *ws,
+static uint8_t write_payload(struct dk_client *c, const struct dk_coap_req *req, struct wstate *ws,
                         dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
@@ -567,7 +570,7 @@ static uint8_t do_write(struct dk_client *c, const struct dk_coap_req *req, stru
         return DK_COAP_REQUEST_ENTITY_TOO_LARGE;
     struct dk_lwm2m_reader r;
     struct dk_lwm2m_record rec;
-    int rc = start_reader(s, &r, cf, req->payload, req->payload_len, &ws->base);
+    int rc = start_reader(s, ws, &r, cf, req->payload, req->payload_len);
     if (rc)
         return rc == DK_ENOTSUP ? DK_COAP_UNSUPPORTED_CONTENT_FORMAT : DK_COAP_BAD_REQUEST;
     while ((rc = dk_lwm2m_reader_next(&r, &rec)) == 0) {
@@ -593,7 +596,7 @@ static uint8_t do_write(struct dk_client *c, const struct dk_coap_req *req, stru
         if (in)
             dk_cl_res_clear(s, in, ws->multi[i][1]);
     }
-    rc = start_reader(s, &r, cf, req->payload, req->payload_len, &ws->base);
+    rc = start_reader(s, ws, &r, cf, req->payload, req->payload_len);
     while (rc == 0 && (rc = dk_lwm2m_reader_next(&r, &rec)) == 0) {
         uint8_t code = apply_record(c, ws, &rec, now);
         if (code)
@@ -602,6 +605,24 @@ static uint8_t do_write(struct dk_client *c, const struct dk_coap_req *req, stru
     if (ws->o->def->id == DK_LWM2M_OID_ACCESS_CONTROL)
         s->acl_dirty = true;
     return 0;
+}
+
+static uint8_t do_write(struct dk_client *c, const struct dk_coap_req *req, struct wstate *ws,
+                        dk_time_t now)
+{
+    struct dk_client_impl *s = c->impl;
+    int cf = opt_int(req->msg, DK_COAP_OPT_CONTENT_FORMAT);
+    bool needs = cf == DK_LWM2M_CF_SENML_JSON || cf == DK_LWM2M_CF_TEXT;
+    if (needs && req->payload_len > 0 && req->payload_len <= s->cfg->max_payload) {
+        ws->scratch = dk_cl_alloc(s, req->payload_len);
+        if (!ws->scratch)
+            return DK_COAP_INTERNAL_SERVER_ERROR;
+        ws->scratch_cap = req->payload_len;
+    }
+    uint8_t code = write_payload(c, req, ws, now);
+    dk_cl_free(s, ws->scratch); /* wiped: may hold keys */
+    ws->scratch = NULL;
+    return code;
 }
 
 /* ---- Discover --------------------------------------------------------------------------------- */

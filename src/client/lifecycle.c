@@ -472,6 +472,16 @@ static void srv_binding(struct dk_client_impl *s, struct dk_cl_server *v, char *
     }
 }
 
+/* Room for object_list(): the root link, per object "</65534>;ver=255.255,"
+ * and per instance "</65534/65534>,". */
+static size_t object_list_bound(struct dk_client_impl *s)
+{
+    size_t n = 48;
+    for (struct dk_cl_obj *o = s->objs; o; o = o->next)
+        n += 24;
+    return n + 18 * s->ninst;
+}
+
 /* The object list of Register and Update (the Security object is not listed). */
 static int object_list(struct dk_client_impl *s, struct dk_buf *b)
 {
@@ -520,11 +530,14 @@ static void reg_send(struct dk_client *c, struct dk_cl_server *v, dk_time_t now)
     snprintf(q, sizeof q, "ep=%s&lt=%u&lwm2m=%s&b=%s", s->cfg->endpoint, v->lifetime_s,
              s->version, v->binding);
     struct dk_buf b;
-    dk_buf_init(&b, s->scratch2, s->cfg->max_payload);
-    int rc = object_list(s, &b);
+    size_t cap = object_list_bound(s);
+    uint8_t *mem = dk_cl_alloc(s, cap);
+    dk_buf_init(&b, mem, mem ? cap : 0);
+    int rc = mem ? object_list(s, &b) : DK_ENOMEM;
     if (!rc)
         rc = request(c, &v->link, DK_COAP_POST, "/rd", q, DK_LWM2M_CF_LINK, b.data, b.len,
                      &v->xid);
+    dk_cl_free(s, mem);
     if (rc) {
         v->xid = 0;
         reg_fail(c, v, rc, now);
@@ -551,11 +564,16 @@ static void update_send(struct dk_client *c, struct dk_cl_server *v, dk_time_t n
         dk_buf_printf(&qb, "%sb=%s", qb.len ? "&" : "", bind);
     q[qb.len] = 0;
     struct dk_buf b;
-    dk_buf_init(&b, s->scratch2, s->cfg->max_payload);
-    int rc = v->upd_objects ? object_list(s, &b) : 0;
+    size_t cap = v->upd_objects ? object_list_bound(s) : 0;
+    uint8_t *mem = cap ? dk_cl_alloc(s, cap) : NULL;
+    dk_buf_init(&b, mem, mem ? cap : 0);
+    int rc = cap && !mem ? DK_ENOMEM : 0;
+    if (!rc && v->upd_objects)
+        rc = object_list(s, &b);
     if (!rc)
         rc = request(c, &v->link, DK_COAP_POST, v->location, qb.len ? q : NULL,
                      v->upd_objects ? DK_LWM2M_CF_LINK : -1, b.data, b.len, &v->xid);
+    dk_cl_free(s, mem);
     if (rc) {
         v->xid = 0;
         reg_fail(c, v, rc, now);
@@ -1104,12 +1122,6 @@ int dk_client_setup(struct dk_client *c, const struct dk_client_config *cfg)
         goto fail;
     dk_coap_ep_set_handler(&s->ep, dk_cl_handler, c);
     dk_coap_ep_set_event_cb(&s->ep, dk_cl_coap_event, c);
-    s->scratch = dk_cl_alloc(s, cfg->max_payload);
-    s->scratch2 = dk_cl_alloc(s, cfg->max_payload);
-    if (!s->scratch || !s->scratch2) {
-        rc = DK_ENOMEM;
-        goto fail;
-    }
     rc = dk_cl_std_setup(c, 0);
     if (rc)
         goto fail;
@@ -1139,8 +1151,6 @@ void dk_client_free(struct dk_client *c)
         dk_cl_free(s, o);
     }
     dk_cl_free(s, s->acls);
-    dk_cl_free(s, s->scratch);
-    dk_cl_free(s, s->scratch2);
     dk_coap_ep_free(&s->ep);
     const struct dk_alloc *a = s->alloc;
     dk_memzero(s, sizeof *s);

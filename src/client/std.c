@@ -21,7 +21,7 @@ static const struct dk_client_driver *DRV(struct dk_client *c)
 bool dk_cl_is_bs_account(struct dk_client_impl *s, const struct dk_cl_inst *sec)
 {
     struct dk_cl_value *v = dk_cl_val_find(sec, 1, NONE_ID);
-    return v && v->v.type == DK_LWM2M_TYPE_BOOLEAN && v->v.v.b;
+    return v && v->type == DK_LWM2M_TYPE_BOOLEAN && v->u.b;
 }
 
 static int security_init(struct dk_client *c, struct dk_cl_obj *o, dk_time_t now)

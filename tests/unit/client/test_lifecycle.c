@@ -114,6 +114,7 @@ static void test_bootstrap_tlv(void **state)
     /* /12/0 and /2/0 now exist */
     body_is(reg, "</>;rt=\"oma.lwm2m\";ct=11542,</1>;ver=1.1,</1/0>,</2>;ver=1.1,</2/0>,"
                  "</3>;ver=1.1,</3/0>,</12>;ver=1.1,</12/0>,</3301/0>,</3303/0>,</3311/0>");
+    { void heap_dbg(struct dk_client *); heap_dbg(&W.c); }
     print_message("client heap after bootstrap and registration: %zu bytes (incl. CoAP endpoint)\n",
                   dk_client_heap(&W.c));
     const char *loc = NULL;
