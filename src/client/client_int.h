@@ -153,6 +153,8 @@ struct dk_cl_server {
     char binding[8];
     bool upd_objects, upd_lifetime, upd_binding;
     bool registered_once;
+    bool disabling;        /* Execute /1/x/4: de-register, then wait disable_ms */
+    dk_time_t disable_ms;
     char location[LOCATION_MAX];
 };
 
@@ -358,6 +360,7 @@ bool dk_cl_peer_lookup(struct dk_client_impl *s, const struct dk_addr *peer, str
 void dk_cl_server_param_changed(struct dk_client *c, uint16_t srv_iid, uint16_t rid);
 void dk_cl_objects_changed(struct dk_client *c);
 void dk_cl_trigger_update(struct dk_client *c, uint16_t srv_iid);
+void dk_cl_trigger_disable(struct dk_client *c, uint16_t srv_iid);
 void dk_cl_trigger_bootstrap(struct dk_client *c);
 void dk_cl_trigger_reset(struct dk_client *c);
 /* Bootstrap interface hooks. */

@@ -638,6 +638,22 @@ static void reg_fail(struct dk_client *c, struct dk_cl_server *v, int reason, dk
 
 static void dereg_done(struct dk_client *c, struct dk_cl_server *v, int reason, dk_time_t now)
 {
+    if (v->disabling && c->impl->stopping == STOP_NONE) {
+        /* Disabled: back after the Disable Timeout, on a fresh transport. */
+        v->disabling = false;
+        v->xid = 0;
+        v->location[0] = 0;
+        v->st = REG_WAIT;
+        v->timer = now + v->disable_ms;
+        v->failures = 0;
+        dk_cl_obs_drop_server(c, v->ssid);
+        link_close(c, &v->link, now);
+        dk_info(c->impl->cfg->log, MOD, "server %u disabled for %lld ms", v->ssid,
+                (long long)v->disable_ms);
+        dk_cl_event(c, DK_CLIENT_EV_DEREGISTERED, v->ssid, reason, v->disable_ms, NULL);
+        return;
+    }
+    v->disabling = false;
     v->st = REG_DONE;
     v->xid = 0;
     v->location[0] = 0;
@@ -756,7 +772,9 @@ static void server_step(struct dk_client *c, struct dk_cl_server *v, dk_time_t n
             reg_send(c, v, now);
         return;
     case REG_OK:
-        if (now >= v->timer || v->upd_objects || v->upd_lifetime || v->upd_binding)
+        if (v->disabling)
+            dereg_start(c, v, now);
+        else if (now >= v->timer || v->upd_objects || v->upd_lifetime || v->upd_binding)
             update_send(c, v, now);
         return;
     case REG_DEREG:
@@ -848,6 +866,17 @@ void dk_cl_trigger_update(struct dk_client *c, uint16_t srv_iid)
     struct dk_cl_server *v = server_by_iid(s, srv_iid);
     if (v && v->st == REG_OK)
         v->timer = s->now;
+    s->kick = true;
+}
+
+void dk_cl_trigger_disable(struct dk_client *c, uint16_t srv_iid)
+{
+    struct dk_client_impl *s = c->impl;
+    struct dk_cl_server *v = server_by_iid(s, srv_iid);
+    if (!v)
+        return;
+    v->disabling = true;
+    v->disable_ms = (dk_time_t)srv_uint(s, v, 5, 86400) * 1000;
     s->kick = true;
 }
 

@@ -276,8 +276,6 @@ static void test_execute_create_delete(void **state)
                      DK_COAP_METHOD_NOT_ALLOWED);
     assert_int_equal(code_of(P_S1, DK_COAP_POST, "/3/0/99", NULL, -1, -1, NULL),
                      DK_COAP_NOT_FOUND);
-    assert_int_equal(code_of(P_S1, DK_COAP_POST, "/1/0/4", NULL, -1, -1, NULL),
-                     DK_COAP_METHOD_NOT_ALLOWED); /* Disable: not supported */
 
     /* Create with an instance id in TLV. */
     struct dk_lwm2m_record w3[] = {
@@ -352,6 +350,24 @@ static void test_execute_create_delete(void **state)
                      DK_COAP_METHOD_NOT_ALLOWED);
 }
 
+/* Disable (/1/0/4): de-register, come back after the Disable Timeout (/1/0/5). */
+static void test_disable(void **state)
+{
+    assert_int_equal(code_of(P_S1, DK_COAP_PUT, "/1/0/5", NULL, DK_LWM2M_CF_TEXT, -1, "10"),
+                     DK_COAP_CHANGED);
+    assert_int_equal(code_of(P_S1, DK_COAP_POST, "/1/0/4", NULL, -1, -1, NULL), DK_COAP_CHANGED);
+    dk_time_t t0 = W.now;
+    w_run(100);
+    assert_non_null(w_last_req(P_S1, DK_COAP_DELETE, "/rd/11"));
+    assert_int_equal(dk_client_state(&W.c), DK_CLIENT_REGISTERING);
+    assert_int_equal(w_last_event(DK_CLIENT_EV_DEREGISTERED)->delay_ms, 10000);
+    w_run_until(t0 + 9900);
+    assert_int_equal(w_count_req(P_S1, DK_COAP_POST, "/rd"), 1);
+    w_run_until(t0 + 10200);
+    assert_int_equal(w_count_req(P_S1, DK_COAP_POST, "/rd"), 2);
+    assert_int_equal(dk_client_state(&W.c), DK_CLIENT_REGISTERED);
+}
+
 /* ---- Discover and Write-Attributes -------------------------------------------------------------- */
 
 static void test_discover_attributes(void **state)
@@ -375,8 +391,8 @@ static void test_discover_attributes(void **state)
     r = req(P_S1, DK_COAP_GET, "/3303/0/5700", NULL, -1, DK_LWM2M_CF_LINK, NULL);
     assert_string_equal((char *)r->body, "</3303/0/5700>;pmin=2;pmax=10;gt=25.5");
     r = req(P_S1, DK_COAP_GET, "/1", NULL, -1, DK_LWM2M_CF_LINK, NULL);
-    assert_string_equal((char *)r->body, "</1>;ver=1.1,</1/0>,</1/0/0>,</1/0/1>,</1/0/6>,"
-                                         "</1/0/7>,</1/0/8>,</1/0/9>");
+    assert_string_equal((char *)r->body, "</1>;ver=1.1,</1/0>,</1/0/0>,</1/0/1>,</1/0/4>,"
+                                         "</1/0/6>,</1/0/7>,</1/0/8>,</1/0/9>");
     /* Remove one. */
     assert_int_equal(code_of(P_S1, DK_COAP_PUT, "/3303/0/5700", "gt", -1, -1, NULL),
                      DK_COAP_CHANGED);
@@ -763,6 +779,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_execute_create_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_discover_attributes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_observe_pmin_pmax_st, setup, teardown),
         cmocka_unit_test_setup_teardown(test_observe_gt_lt, setup, teardown),
