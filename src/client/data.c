@@ -57,7 +57,8 @@ struct dk_cl_inst *dk_cl_inst_get(struct dk_client_impl *s, uint16_t oid, uint16
     return dk_cl_inst_find(dk_cl_obj_find(s, oid), iid);
 }
 
-int dk_cl_inst_create(struct dk_client_impl *s, struct dk_cl_obj *o, uint16_t iid, struct dk_cl_inst **out)
+int dk_cl_inst_create(struct dk_client_impl *s, struct dk_cl_obj *o, uint16_t iid,
+                      struct dk_cl_inst **out)
 {
     if (iid > DK_LWM2M_ID_MAX)
         return DK_EINVAL;
@@ -359,7 +360,7 @@ bool dk_cl_get_bool(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16
 }
 
 bool dk_cl_get_bytes(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16_t rid,
-                  const uint8_t **p, size_t *n)
+                     const uint8_t **p, size_t *n)
 {
     struct dk_lwm2m_value v;
     if (!single(s, oid, iid, rid, &v) || !has_bytes(v.type))
@@ -386,7 +387,8 @@ int dk_cl_type_of(void *user, const struct dk_lwm2m_path *path, enum dk_lwm2m_ty
 
 #define ATTR_KEY ".attr"
 
-static bool inst_persists(struct dk_client_impl *s, const struct dk_cl_obj *o, const struct dk_cl_inst *in)
+static bool inst_persists(struct dk_client_impl *s, const struct dk_cl_obj *o,
+                          const struct dk_cl_inst *in)
 {
     if (!(o->flags & DK_CLIENT_OBJ_PERSIST))
         return false;

@@ -120,10 +120,12 @@ static int acl_rebuild(struct dk_client_impl *s)
         memset(a, 0, sizeof *a);
         int64_t v;
         a->acl_iid = in->iid;
-        a->oid = dk_cl_get_int(s, 2, in->iid, 0, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v : NONE_ID;
-        a->iid = dk_cl_get_int(s, 2, in->iid, 1, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v : NONE_ID;
-        a->owner = dk_cl_get_int(s, 2, in->iid, 3, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v
-                                                                               : NONE_ID;
+        a->oid =
+            dk_cl_get_int(s, 2, in->iid, 0, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v : NONE_ID;
+        a->iid =
+            dk_cl_get_int(s, 2, in->iid, 1, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v : NONE_ID;
+        a->owner =
+            dk_cl_get_int(s, 2, in->iid, 3, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v : NONE_ID;
         for (struct dk_cl_value *val = in->vals; val; val = val->next) {
             if (val->rid != 2 || val->riid == NONE_ID || val->type != DK_LWM2M_TYPE_INTEGER)
                 continue;
@@ -139,7 +141,7 @@ static int acl_rebuild(struct dk_client_impl *s)
 }
 
 int dk_cl_access(struct dk_client *c, uint16_t ssid, enum dk_lwm2m_op op,
-              const struct dk_lwm2m_path *p)
+                 const struct dk_lwm2m_path *p)
 {
     struct dk_client_impl *s = c->impl;
     if (s->acl_dirty) {
@@ -153,7 +155,7 @@ int dk_cl_access(struct dk_client *c, uint16_t ssid, enum dk_lwm2m_op op,
 /* ---- Reading -------------------------------------------------------------------------------- */
 
 int dk_cl_read_value(struct dk_client *c, struct dk_cl_obj *o, struct dk_cl_inst *in, uint16_t rid,
-                  uint16_t riid, struct dk_lwm2m_value *out, dk_time_t now)
+                     uint16_t riid, struct dk_lwm2m_value *out, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     if (riid == NONE_ID && o->ops && o->ops->read) {
@@ -235,8 +237,8 @@ static int emit_instance(struct dk_client *c, struct dk_cl_obj *o, struct dk_cl_
     return 0;
 }
 
-int dk_cl_read(struct dk_client *c, const struct dk_lwm2m_path *p, enum dk_cl_who who, uint16_t ssid,
-            dk_cl_sink_fn *sink, void *ctx, dk_time_t now)
+int dk_cl_read(struct dk_client *c, const struct dk_lwm2m_path *p, enum dk_cl_who who,
+               uint16_t ssid, dk_cl_sink_fn *sink, void *ctx, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     if (p->len == 0)
@@ -394,7 +396,7 @@ struct wstate {
     enum wmode mode;
     struct dk_lwm2m_path base;
     struct dk_cl_obj *o;
-    uint16_t create_iid; /* W_CREATE: the instance made */
+    uint16_t create_iid;          /* W_CREATE: the instance made */
     uint16_t multi[MAX_MULTI][2]; /* (iid, rid) of multiple resources to replace */
     size_t nmulti;
     size_t count;
@@ -435,8 +437,8 @@ static uint8_t check_record(struct dk_client *c, struct wstate *ws,
         return DK_COAP_NOT_FOUND;
     }
     if (p->len == 2)
-        return rec->value.type == DK_LWM2M_TYPE_NONE && (ws->mode == W_BOOTSTRAP ||
-                                                         ws->mode == W_CREATE)
+        return rec->value.type == DK_LWM2M_TYPE_NONE &&
+                       (ws->mode == W_BOOTSTRAP || ws->mode == W_CREATE)
                    ? 0
                    : DK_COAP_BAD_REQUEST;
     const struct dk_lwm2m_resource_def *d = dk_cl_res_def(ws->o, p->ids[2]);
@@ -553,7 +555,7 @@ static uint8_t apply_record(struct dk_client *c, struct wstate *ws,
 
 /* Validates, then applies, the payload of a Write / Bootstrap-Write / Create. */
 static uint8_t write_payload(struct dk_client *c, const struct dk_coap_req *req, struct wstate *ws,
-                        dk_time_t now)
+                             dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     int cf = opt_int(req->msg, DK_COAP_OPT_CONTENT_FORMAT);
@@ -625,7 +627,8 @@ static uint8_t do_write(struct dk_client *c, const struct dk_coap_req *req, stru
     return code;
 }
 
-/* ---- Discover --------------------------------------------------------------------------------- */
+/* ---- Discover ---------------------------------------------------------------------------------
+ */
 
 static bool res_present(struct dk_client *c, struct dk_cl_obj *o, struct dk_cl_inst *in,
                         const struct dk_lwm2m_resource_def *d, uint16_t *dim, dk_time_t now)
@@ -738,7 +741,8 @@ static uint8_t do_discover(struct dk_client *c, const struct dk_lwm2m_path *p, u
     return DK_COAP_CONTENT;
 }
 
-/* ---- Device Management operations -------------------------------------------------------------- */
+/* ---- Device Management operations --------------------------------------------------------------
+ */
 
 static uint8_t access_code(int rc)
 {
@@ -1068,7 +1072,8 @@ static void dm_request(struct dk_client *c, const struct dk_coap_req *req,
     resp->msg.code = code;
 }
 
-/* ---- Bootstrap interface -------------------------------------------------------------------------- */
+/* ---- Bootstrap interface
+ * -------------------------------------------------------------------------- */
 
 static bool deletable(struct dk_client_impl *s, struct dk_cl_obj *o, struct dk_cl_inst *in)
 {
@@ -1215,7 +1220,8 @@ static void bs_request(struct dk_client *c, const struct dk_coap_req *req,
     }
     dk_cl_bs_touch(c, now);
     if (is_bs_path) {
-        resp->msg.code = m->code == DK_COAP_POST ? dk_cl_bs_finish(c, now) : DK_COAP_METHOD_NOT_ALLOWED;
+        resp->msg.code =
+            m->code == DK_COAP_POST ? dk_cl_bs_finish(c, now) : DK_COAP_METHOD_NOT_ALLOWED;
         return;
     }
     switch (m->code) {
@@ -1237,10 +1243,11 @@ static void bs_request(struct dk_client *c, const struct dk_coap_req *req,
     resp->msg.code = code;
 }
 
-/* ---- The CoAP handler ------------------------------------------------------------------------------ */
+/* ---- The CoAP handler
+ * ------------------------------------------------------------------------------ */
 
 void dk_cl_handler(struct dk_coap_ep *ep, void *user, const struct dk_coap_req *req,
-                struct dk_coap_resp *resp)
+                   struct dk_coap_resp *resp)
 {
     struct dk_client *c = user;
     struct dk_client_impl *s = c->impl;

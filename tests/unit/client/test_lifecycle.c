@@ -119,7 +119,10 @@ static void test_bootstrap_tlv(void **state)
     /* /12/0 and /2/0 now exist */
     body_is(reg, "</>;rt=\"oma.lwm2m\";ct=11542,</1>;ver=1.1,</1/0>,</2>;ver=1.1,</2/0>,"
                  "</3>;ver=1.1,</3/0>,</12>;ver=1.1,</12/0>,</3301/0>,</3303/0>,</3311/0>");
-    { void heap_dbg(struct dk_client *); heap_dbg(&W.c); }
+    {
+        void heap_dbg(struct dk_client *);
+        heap_dbg(&W.c);
+    }
     print_message("client heap after bootstrap and registration: %zu bytes (incl. CoAP endpoint)\n",
                   dk_client_heap(&W.c));
     const char *loc = NULL;
@@ -165,10 +168,11 @@ static void test_bootstrap_senml(void **state)
     /* Bootstrap-Discover. */
     res = w_request(P_BS, DK_COAP_GET, "/", NULL, -1, DK_LWM2M_CF_LINK, NULL, 0, false);
     assert_int_equal(res->code, DK_COAP_CONTENT);
-    assert_string_equal((char *)res->body,
-                        "lwm2m=\"1.1\",</0>;ver=1.1,</0/0>,</0/3>;ssid=7;uri=\"coap://10.0.0.3:5683\","
-                        "</1>;ver=1.1,</1/0>;ssid=7,</2>;ver=1.1,</3>;ver=1.1,</3/0>,"
-                        "</12>;ver=1.1,</12/1>,</3301/0>,</3303/0>,</3311/0>");
+    assert_string_equal(
+        (char *)res->body,
+        "lwm2m=\"1.1\",</0>;ver=1.1,</0/0>,</0/3>;ssid=7;uri=\"coap://10.0.0.3:5683\","
+        "</1>;ver=1.1,</1/0>;ssid=7,</2>;ver=1.1,</3>;ver=1.1,</3/0>,"
+        "</12>;ver=1.1,</12/1>,</3301/0>,</3303/0>,</3311/0>");
     res = w_request(P_BS, DK_COAP_POST, "/bs", NULL, -1, -1, NULL, 0, false);
     assert_int_equal(res->code, DK_COAP_CHANGED);
     assert_true(w_run_while_not(registered, 5000));
@@ -311,8 +315,8 @@ static void test_register_update_deregister(void **state)
     assert_int_equal(upd->len, 0);
 
     /* The server writes its lifetime: an Update with lt= follows at once. */
-    struct w_res *res = w_request(P_S1, DK_COAP_PUT, "/1/0/1", NULL, DK_LWM2M_CF_TEXT, -1, "120",
-                                  3, false);
+    struct w_res *res =
+        w_request(P_S1, DK_COAP_PUT, "/1/0/1", NULL, DK_LWM2M_CF_TEXT, -1, "120", 3, false);
     assert_int_equal(res->code, DK_COAP_CHANGED);
     w_run(100);
     assert_int_equal(w_count_req(P_S1, DK_COAP_POST, "/rd/"), 2);
@@ -406,8 +410,8 @@ static size_t g_nsaved;
 static void test_persistence_restart(void **state)
 {
     w_bootstrap_to_s1();
-    struct w_res *res = w_request(P_S1, DK_COAP_PUT, "/3311/0/5850", NULL, DK_LWM2M_CF_TEXT, -1,
-                                  "1", 1, false);
+    struct w_res *res =
+        w_request(P_S1, DK_COAP_PUT, "/3311/0/5850", NULL, DK_LWM2M_CF_TEXT, -1, "1", 1, false);
     assert_int_equal(res->code, DK_COAP_CHANGED);
     res = w_request(P_S1, DK_COAP_PUT, "/3311/0/5851", NULL, DK_LWM2M_CF_TEXT, -1, "40", 2, false);
     assert_int_equal(res->code, DK_COAP_CHANGED);
@@ -464,8 +468,8 @@ static void test_persist_failure(void **state)
 {
     w_bootstrap_to_s1();
     W.persist_fail = DK_EIO;
-    struct w_res *res = w_request(P_S1, DK_COAP_PUT, "/3311/0/5850", NULL, DK_LWM2M_CF_TEXT, -1,
-                                  "1", 1, false);
+    struct w_res *res =
+        w_request(P_S1, DK_COAP_PUT, "/3311/0/5850", NULL, DK_LWM2M_CF_TEXT, -1, "1", 1, false);
     assert_int_equal(res->code, DK_COAP_INTERNAL_SERVER_ERROR);
 }
 
@@ -477,8 +481,8 @@ static bool bs_requested_twice(void)
 static void test_factory_reset_execute(void **state)
 {
     w_bootstrap_to_s1();
-    struct w_res *res = w_request(P_S1, DK_COAP_PUT, "/3311/0/5850", NULL, DK_LWM2M_CF_TEXT, -1,
-                                  "1", 1, false);
+    struct w_res *res =
+        w_request(P_S1, DK_COAP_PUT, "/3311/0/5850", NULL, DK_LWM2M_CF_TEXT, -1, "1", 1, false);
     assert_true(W.led_on);
     res = w_request(P_S1, DK_COAP_POST, "/3/0/5", NULL, -1, -1, NULL, 0, false);
     assert_int_equal(res->code, DK_COAP_CHANGED);
@@ -697,8 +701,8 @@ static void test_program_object(void **state)
     reg = w_last_req(P_S1, DK_COAP_POST, "/rd/");
     assert_non_null(reg);
     assert_non_null(strstr((char *)reg->body, ",</32769/0>"));
-    struct w_res *r = w_request(P_S1, DK_COAP_PUT, "/32769/0/1", NULL, DK_LWM2M_CF_TEXT, -1, "41",
-                                2, false);
+    struct w_res *r =
+        w_request(P_S1, DK_COAP_PUT, "/32769/0/1", NULL, DK_LWM2M_CF_TEXT, -1, "41", 2, false);
     assert_int_equal(r->code, DK_COAP_CHANGED);
     r = w_request(P_S1, DK_COAP_PUT, "/32769/0/1", NULL, DK_LWM2M_CF_TEXT, -1, "-1", 2, false);
     assert_int_equal(r->code, DK_COAP_BAD_REQUEST);
@@ -722,7 +726,8 @@ static void test_program_object(void **state)
     assert_int_equal(r->code, DK_COAP_NOT_FOUND);
 }
 
-/* ---- Lossy network ----------------------------------------------------------------------------- */
+/* ---- Lossy network -----------------------------------------------------------------------------
+ */
 
 static void test_lossy_network(void **state)
 {
@@ -743,7 +748,8 @@ static void test_lossy_network(void **state)
     assert_true(W.net.dropped > 0);
 }
 
-/* ---- Allocation failures ----------------------------------------------------------------------- */
+/* ---- Allocation failures -----------------------------------------------------------------------
+ */
 
 /* One scenario: setup, bootstrap, register, a read and a write; every
  * allocation in turn fails. The engine must fail cleanly (an error, a
