@@ -137,9 +137,18 @@ static void on_event(void *user, const struct dk_bs_event *ev)
     struct gw_wire *w = user;
     char why[200];
     switch (ev->type) {
-    case DK_BS_EV_PROVISIONED:
+    case DK_BS_EV_PROVISIONED: {
+        /* The device may have registered already: its Register can be read
+         * before the answer to Bootstrap-Finish (two sockets). Keep that. */
+        struct dk_gw_device d;
+        bool registered = dk_gwdb_device_get(dk_gw_db(w->gw), ev->ep, &d) == 0 &&
+                          d.state == DK_GW_DEV_REGISTERED;
         dk_gw_bootstrap_finished(w->gw, ev->ep);
+        if (registered)
+            dk_gwdb_device_set_state(dk_gw_db(w->gw), ev->ep, DK_GW_DEV_REGISTERED,
+                                     dk_gw_now(w->gw));
         break;
+    }
     case DK_BS_EV_FAILED: {
         char code[16] = "";
         if (ev->code)

@@ -544,7 +544,8 @@ static int refuse(struct gw_wire *w, const struct dk_server_auth *a, const char 
 }
 
 /* Plain CoAP: only devices whose label says "no security" (type 00), once
- * bootstrapped. */
+ * approved (a device may register before the Bootstrap Server has read the
+ * answer to its Bootstrap-Finish: "approved" is accepted too). */
 static int authorize_plain(struct gw_wire *w, const struct dk_server_auth *a)
 {
     struct dk_gw_oob rec;
@@ -558,8 +559,8 @@ static int authorize_plain(struct gw_wire *w, const struct dk_server_auth *a)
                       dk_gw_cred_type_name(type));
     struct dk_gw_device d;
     if (dk_gwdb_device_get(dk_gw_db(w->gw), a->ep, &d) != 0 ||
-        (d.state != DK_GW_DEV_BOOTSTRAPPED && d.state != DK_GW_DEV_REGISTERED &&
-         d.state != DK_GW_DEV_OFFLINE))
+        (d.state != DK_GW_DEV_APPROVED && d.state != DK_GW_DEV_BOOTSTRAPPED &&
+         d.state != DK_GW_DEV_REGISTERED && d.state != DK_GW_DEV_OFFLINE))
         return refuse(w, a, "%s", "not bootstrapped by this gateway");
     return 0;
 }
