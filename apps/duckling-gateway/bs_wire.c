@@ -141,8 +141,8 @@ static void on_event(void *user, const struct dk_bs_event *ev)
         /* The device may have registered already: its Register can be read
          * before the answer to Bootstrap-Finish (two sockets). Keep that. */
         struct dk_gw_device d;
-        bool registered = dk_gwdb_device_get(dk_gw_db(w->gw), ev->ep, &d) == 0 &&
-                          d.state == DK_GW_DEV_REGISTERED;
+        bool registered =
+            dk_gwdb_device_get(dk_gw_db(w->gw), ev->ep, &d) == 0 && d.state == DK_GW_DEV_REGISTERED;
         dk_gw_bootstrap_finished(w->gw, ev->ep);
         if (registered)
             dk_gwdb_device_set_state(dk_gw_db(w->gw), ev->ep, DK_GW_DEV_REGISTERED,
@@ -220,8 +220,8 @@ static void on_endpoint_event(void *user, const struct dk_addr *peer, enum dk_en
                     "DTLS handshake from %s with PSK identity %s failed: wrong key", pbuf,
                     h->identity);
     else
-        dk_gw_audit(w->gw, NULL, "bootstrap.handshake_failed",
-                    "DTLS handshake from %s failed: %s", pbuf, dk_strerror(err));
+        dk_gw_audit(w->gw, NULL, "bootstrap.handshake_failed", "DTLS handshake from %s failed: %s",
+                    pbuf, dk_strerror(err));
 }
 
 static void flush(struct gw_wire *w, dk_time_t now)

@@ -43,8 +43,8 @@ void gw_uri(const struct gw_options *o, bool secure, uint16_t port, char *out, s
 {
     const char *h = advertised_host(o);
     bool v6 = strchr(h, ':') != NULL;
-    snprintf(out, cap, "%s://%s%s%s:%u", secure ? "coaps" : "coap", v6 ? "[" : "", h,
-             v6 ? "]" : "", (unsigned)port);
+    snprintf(out, cap, "%s://%s%s%s:%u", secure ? "coaps" : "coap", v6 ? "[" : "", h, v6 ? "]" : "",
+             (unsigned)port);
 }
 
 uint16_t gw_endpoint_port(const struct dk_endpoint *e)

@@ -177,8 +177,7 @@ static int parse_options(int argc, char **argv, struct gw_options *o)
             break;
         case OPT_BS_NOSEC_PORT:
             if (!parse_u16(optarg, true, &o->bs_port_nosec))
-                return usage_error("--bs-nosec-port: '%s' is not a port number (0-65535)",
-                                   optarg);
+                return usage_error("--bs-nosec-port: '%s' is not a port number (0-65535)", optarg);
             break;
         case OPT_SERVER_NOSEC_PORT:
             if (!parse_u16(optarg, true, &o->server_port_nosec))

@@ -13,12 +13,12 @@ struct gw_options {
     const char *data_dir;
     const char *listen;
     uint16_t http_port;
-    uint16_t bs_port;            /* 0: any free port */
-    uint16_t server_port;        /* 0: any free port */
-    uint16_t bs_port_nosec;      /* --nosec: 5783 */
-    uint16_t server_port_nosec;  /* --nosec: 5683 */
-    const char *advertise;       /* host devices reach us at; NULL: from --listen */
-    const char *server_uri;      /* LwM2M Server URI written by bootstrap; NULL: ours */
+    uint16_t bs_port;           /* 0: any free port */
+    uint16_t server_port;       /* 0: any free port */
+    uint16_t bs_port_nosec;     /* --nosec: 5783 */
+    uint16_t server_port_nosec; /* --nosec: 5683 */
+    const char *advertise;      /* host devices reach us at; NULL: from --listen */
+    const char *server_uri;     /* LwM2M Server URI written by bootstrap; NULL: ours */
     const char *www_dir;
     enum dk_gw_approval approval;
     int64_t pending_ttl; /* seconds */

@@ -344,8 +344,7 @@ static int dev_write(void *user, const char *ep, const char *path, const char *v
             if (name->valuestring[0] == '/')
                 rc = parse_path(name->valuestring, &rp);
             else
-                rc = dk_lwm2m_path_push_segment(&rp, name->valuestring,
-                                                strlen(name->valuestring));
+                rc = dk_lwm2m_path_push_segment(&rp, name->valuestring, strlen(name->valuestring));
             if (!rc && (rp.len < 3 || !dk_lwm2m_path_contains(&p, &rp)))
                 rc = DK_EINVAL;
             if (rc)
@@ -405,8 +404,7 @@ static struct gw_op *find_observation(struct gw_wire *w, const char *ep, const c
     return NULL;
 }
 
-static int dev_observe(void *user, const char *ep, const char *path, dk_gw_done_fn *done,
-                       void *req)
+static int dev_observe(void *user, const char *ep, const char *path, dk_gw_done_fn *done, void *req)
 {
     struct gw_wire *w = user;
     struct dk_lwm2m_path p;
@@ -498,8 +496,7 @@ static void dev_forget(void *user, const char *ep)
     if (s->nforget == GW_FORGET_MAX) {
         /* 64 removals in one turn of the loop: this registration ends when
          * its next Update is refused (its credentials are revoked). */
-        dk_warn(w->log, MOD, "%s: too many removals at once; registration kept until refused",
-                ep);
+        dk_warn(w->log, MOD, "%s: too many removals at once; registration kept until refused", ep);
         return;
     }
     snprintf(s->forget[s->nforget++], DK_GW_EP_MAX + 1, "%s", ep);
@@ -526,8 +523,9 @@ static const struct dk_dtls_peer_info *peer_info(void *user, struct dk_coap_ep *
 
 static const char *auth_name(enum dk_server_auth_kind k)
 {
-    return k == DK_SERVER_AUTH_REGISTER ? "register" : k == DK_SERVER_AUTH_UPDATE ? "update"
-                                                                                 : "de-register";
+    return k == DK_SERVER_AUTH_REGISTER ? "register"
+           : k == DK_SERVER_AUTH_UPDATE ? "update"
+                                        : "de-register";
 }
 
 static int refuse(struct gw_wire *w, const struct dk_server_auth *a, const char *fmt,
@@ -729,12 +727,12 @@ static void restore_registrations(struct gw_wire *w)
         snprintf(info.version, sizeof info.version, "%s", s->reg.version);
         /* Devices with label type 00 came over plain CoAP. */
         struct dk_gw_oob rec;
-        bool plain = dk_gwdb_find_oob(dk_gw_db(w->gw), s->ep, &rec) == 0 &&
-                     rec.cred_type == DK_GW_CRED_NONE;
+        bool plain =
+            dk_gwdb_find_oob(dk_gw_db(w->gw), s->ep, &rec) == 0 && rec.cred_type == DK_GW_CRED_NONE;
         dk_memzero(&rec, sizeof rec);
         info.coap = plain && w->srv_plain ? &w->srv_coap_plain : &w->srv_coap;
-        info.remaining_ms = (s->reg.registered + s->reg.lifetime - wall) * 1000 +
-                            S(w)->cfg.grace_ms;
+        info.remaining_ms =
+            (s->reg.registered + s->reg.lifetime - wall) * 1000 + S(w)->cfg.grace_ms;
         rc = parse_peer(s->reg.peer, &peer);
         if (!rc)
             rc = dk_server_restore(&S(w)->srv, &info, now);

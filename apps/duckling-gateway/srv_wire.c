@@ -24,8 +24,8 @@ static int psk_lookup(void *user, const struct dk_addr *peer, const uint8_t *ide
     gw_printable(identity, identity_len, id, sizeof id);
     dk_addr_format(peer, pbuf, sizeof pbuf);
     struct dk_gw_cred c;
-    int rc = w->gw ? dk_gwdb_creds_find_psk(dk_gw_db(w->gw), identity, identity_len, &c)
-                   : DK_ENOTFOUND;
+    int rc =
+        w->gw ? dk_gwdb_creds_find_psk(dk_gw_db(w->gw), identity, identity_len, &c) : DK_ENOTFOUND;
     if (rc == 0 && c.revoked) {
         if (gw_audit_allowed(w))
             dk_gw_audit(w->gw, c.endpoint, "server.revoked_credentials",
@@ -133,8 +133,8 @@ int gw_srv_peer_endpoint(struct gw_wire *w, struct dk_coap_ep *coap, const struc
     struct dk_gw_cred c;
     int rc;
     if (info->mode == DK_DTLS_MODE_PSK)
-        rc = dk_gwdb_creds_find_psk(dk_gw_db(w->gw), info->psk_identity, info->psk_identity_len,
-                                    &c);
+        rc =
+            dk_gwdb_creds_find_psk(dk_gw_db(w->gw), info->psk_identity, info->psk_identity_len, &c);
     else if (info->has_cert)
         rc = dk_gwdb_creds_find_hash(dk_gw_db(w->gw), info->cert_sha256, &c);
     else
@@ -177,14 +177,14 @@ int gw_srv_prepare(struct gw_wire *w, struct dk_gw_config *cfg)
         fprintf(stderr, PROG ": lwm2m server DTLS: %s\n", dk_strerror(rc));
         return rc;
     }
-    rc = gw_open_endpoint(w, &w->srv_ep, &w->srv_coap, &w->srv_dtls, o->server_port,
-                          "lwm2m server");
+    rc =
+        gw_open_endpoint(w, &w->srv_ep, &w->srv_coap, &w->srv_dtls, o->server_port, "lwm2m server");
     if (rc)
         return rc;
     w->srv_port = gw_endpoint_port(&w->srv_ep);
     if (o->nosec) {
-        rc = gw_open_endpoint(w, &w->srv_ep_plain, &w->srv_coap_plain, NULL,
-                              o->server_port_nosec, "lwm2m server (nosec)");
+        rc = gw_open_endpoint(w, &w->srv_ep_plain, &w->srv_coap_plain, NULL, o->server_port_nosec,
+                              "lwm2m server (nosec)");
         if (rc)
             return rc;
         w->srv_plain = true;

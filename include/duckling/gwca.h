@@ -46,9 +46,9 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
-#define DK_GWCA_KEY_MAX 160 /* DER SEC1 P-256 private key: 121 bytes */
-#define DK_GWCA_SPKI_MAX 96 /* DER SubjectPublicKeyInfo of a P-256 key: 91 bytes */
-#define DK_GWCA_PSK_LEN 16  /* 128-bit operational PSK */
+#define DK_GWCA_KEY_MAX 160   /* DER SEC1 P-256 private key: 121 bytes */
+#define DK_GWCA_SPKI_MAX 96   /* DER SubjectPublicKeyInfo of a P-256 key: 91 bytes */
+#define DK_GWCA_PSK_LEN 16    /* 128-bit operational PSK */
 #define DK_GWCA_PSK_ID_LEN 35 /* "dk-" + 32 hex digits */
 #define DK_GWCA_SUBJECT "CN=duckling gateway CA"
 

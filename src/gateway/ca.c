@@ -277,8 +277,8 @@ static int save_cert(struct dk_gwca *ca, const char *dir, const char *path)
 static int save_key(struct dk_gwca *ca, const char *dir, const char *path)
 {
     char pem[PEM_MAX];
-    int rc = mbedtls_pk_write_key_pem(&ca->key, (unsigned char *)pem, sizeof pem) == 0 ? 0
-                                                                                        : DK_ECRYPTO;
+    int rc =
+        mbedtls_pk_write_key_pem(&ca->key, (unsigned char *)pem, sizeof pem) == 0 ? 0 : DK_ECRYPTO;
     if (!rc)
         rc = write_file_atomic(dir, path, pem, 0600);
     dk_memzero(pem, sizeof pem);
@@ -427,8 +427,7 @@ int dk_gwca_verify(const struct dk_gwca *ca, const uint8_t *der, size_t len)
     if (mbedtls_x509_crt_parse_der(&crt, der, len) != 0)
         rc = DK_EPARSE;
     else {
-        mbedtls_x509_crt_verify(&crt, (mbedtls_x509_crt *)&ca->crt, NULL, NULL, &flags, NULL,
-                                NULL);
+        mbedtls_x509_crt_verify(&crt, (mbedtls_x509_crt *)&ca->crt, NULL, NULL, &flags, NULL, NULL);
         flags &= ~(uint32_t)(MBEDTLS_X509_BADCERT_FUTURE | MBEDTLS_X509_BADCERT_EXPIRED);
         rc = flags ? DK_EAUTH : 0;
     }
@@ -454,8 +453,7 @@ int dk_gwca_make_psk(struct dk_rng *rng, const char *ep, struct dk_gw_cred *c)
     uint8_t id[16];
     char hex[33];
     c->kind = DK_GW_CRED_PSK;
-    if (dk_rng_bytes(rng, id, sizeof id) != 0 ||
-        dk_rng_bytes(rng, c->psk, DK_GWCA_PSK_LEN) != 0) {
+    if (dk_rng_bytes(rng, id, sizeof id) != 0 || dk_rng_bytes(rng, c->psk, DK_GWCA_PSK_LEN) != 0) {
         dk_memzero(c, sizeof *c);
         return DK_ECRYPTO;
     }
