@@ -36,7 +36,7 @@ static int slice_block2(struct dk_coap_ep *ep, struct dk_coap_msg *r,
         rc = dk_coap_msg_add_uint(r, DK_COAP_OPT_SIZE2, (uint32_t)len);
     if (rc)
         return DK_ELIMIT;
-    dk_coap_msg_set_payload(r, body + off, n);
+    dk_coap_msg_set_payload(r, body ? body + off : NULL, n); /* an empty body may be NULL */
     return 0;
 }
 

@@ -198,7 +198,8 @@ static void client_handler(struct dk_coap_ep *ep, void *user, const struct dk_co
     c->accept = dk_coap_msg_get_uint(req->msg, DK_COAP_OPT_ACCEPT, &v) == 0 ? (int)v : -1;
     assert_true(req->payload_len <= sizeof c->payload);
     c->len = req->payload_len;
-    memcpy(c->payload, req->payload, req->payload_len);
+    if (req->payload_len)
+        memcpy(c->payload, req->payload, req->payload_len);
 
     for (size_t i = 0; i < w->novr; i++)
         if (w->ovr[i].method == c->method && strcmp(w->ovr[i].path, c->path) == 0) {

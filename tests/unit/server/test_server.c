@@ -87,6 +87,7 @@ struct world {
     const char *refuse_ep;   /* refuse only this endpoint */
     int auths;
     struct dk_server_auth last_auth;
+    char last_auth_ep[80];
     int persist_err;
     int persists;
     struct stored store[4];
@@ -116,6 +117,8 @@ static int cb_authorize(void *user, const struct dk_server_auth *a)
     struct world *w = user;
     w->auths++;
     w->last_auth = *a;
+    snprintf(w->last_auth_ep, sizeof w->last_auth_ep, "%s", a->ep);
+    w->last_auth.ep = w->last_auth_ep;
     if (w->authorize_err)
         return w->authorize_err;
     if (w->refuse_ep && strcmp(a->ep, w->refuse_ep) == 0)
@@ -197,7 +200,8 @@ static void on_result(void *user, const struct dk_server_result *r)
     }
     x->payload_len = r->payload_len;
     if (r->payload_len < sizeof x->payload) {
-        memcpy(x->payload, r->payload, r->payload_len);
+        if (r->payload_len)
+            memcpy(x->payload, r->payload, r->payload_len);
         x->payload[r->payload_len] = 0;
     }
 }
@@ -262,7 +266,8 @@ static void dev_handler(struct dk_coap_ep *ep, void *user, const struct dk_coap_
         c->accept = dk_coap_msg_get_uint(req->msg, DK_COAP_OPT_ACCEPT, &v) == 0 ? (int)v : -1;
         c->observe = dk_coap_msg_get_uint(req->msg, DK_COAP_OPT_OBSERVE, &v) == 0 && v == 0;
         c->len = req->payload_len < sizeof c->payload ? req->payload_len : sizeof c->payload;
-        memcpy(c->payload, req->payload, c->len);
+        if (c->len)
+            memcpy(c->payload, req->payload, c->len);
     } else {
         d->notifications_made++;
     }
