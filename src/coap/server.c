@@ -36,7 +36,7 @@ static int slice_block2(struct dk_coap_ep *ep, struct dk_coap_msg *r,
         rc = dk_coap_msg_add_uint(r, DK_COAP_OPT_SIZE2, (uint32_t)len);
     if (rc)
         return DK_ELIMIT;
-    dk_coap_msg_set_payload(r, body ? body + off : NULL, n); /* an empty body may be NULL */
+    dk_coap_msg_set_payload(r, n ? body + off : NULL, n);
     return 0;
 }
 
@@ -108,7 +108,8 @@ static int brx_append(struct dk_coap_ep *ep, struct brx *b, const uint8_t *data,
         b->data = d;
         b->cap = cap;
     }
-    memcpy(b->data + b->len, data, n);
+    if (n)
+        memcpy(b->data + b->len, data, n);
     b->len = need;
     return 0;
 }

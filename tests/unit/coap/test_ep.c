@@ -1003,6 +1003,36 @@ static void test_block_errors(void **state)
     assert_int_equal(r.payload_len, 1024);
     assert_non_null(dk_coap_msg_find(&r, DK_COAP_OPT_ETAG));
     assert_true((size_t)len <= w->scfg.max_message);
+    /* block 0 of an empty representation */
+    dk_coap_msg_init(&m, DK_COAP_CON, DK_COAP_GET, 34);
+    dk_coap_msg_add_path(&m, "gone");
+    b2 = (struct dk_coap_block){0, false, 6};
+    dk_coap_msg_add_block(&m, DK_COAP_OPT_BLOCK2, &b2);
+    dk_coap_msg_encode(&m, dg, sizeof dg, &n);
+    len = feed(&w->s, &w->caddr, dg, n, w->now, out2, sizeof out2);
+    assert_int_equal(dk_coap_msg_decode(&r, out2, (size_t)len), 0);
+    assert_int_equal(r.code, DK_COAP_CONTENT);
+    assert_int_equal(dk_coap_msg_get_block(&r, DK_COAP_OPT_BLOCK2, &b2), 0);
+    assert_false(b2.more);
+    assert_int_equal(r.payload_len, 0);
+    /* a Block1 transfer whose last block is empty */
+    for (uint32_t i = 0; i < 2; i++) {
+        dk_coap_msg_init(&m, DK_COAP_CON, DK_COAP_POST, (uint16_t)(40 + i));
+        dk_coap_msg_add_path(&m, "upload");
+        b = (struct dk_coap_block){i, i == 0, 6};
+        dk_coap_msg_add_block(&m, DK_COAP_OPT_BLOCK1, &b);
+        dk_coap_msg_set_payload(&m, payload, i == 0 ? 1024 : 0);
+        dk_coap_msg_encode(&m, dg, sizeof dg, &n);
+        len = feed(&w->s, &w->caddr, dg, n, w->now, out, sizeof out);
+        assert_int_equal(dk_coap_msg_decode(&r, out, (size_t)len), 0);
+        assert_int_equal(r.code, i == 0 ? DK_COAP_CONTINUE : DK_COAP_CREATED);
+    }
+    assert_int_equal(w->srv.upload_calls, 1);
+    assert_int_equal(w->srv.upload_len, 1024);
+    struct dk_coap_block echo;
+    assert_int_equal(dk_coap_msg_get_block(&r, DK_COAP_OPT_BLOCK1, &echo), 0);
+    assert_int_equal(echo.num, 1);
+    assert_false(echo.more);
     world_stop(w);
 }
 
@@ -1058,6 +1088,17 @@ static void test_observe_sequence(void **state)
     assert_int_equal(count_sent(w, 1, DK_COAP_NON, DK_COAP_CONTENT), 4);
     assert_int_equal(count_sent(w, 0, DK_COAP_ACK, DK_COAP_EMPTY), 2);
     assert_int_equal(dk_coap_ep_exchange_count(&w->c), 1);
+    /* one observer by its id, then dropped without a word to the client */
+    w->srv.counter = 7;
+    assert_int_equal(dk_coap_ep_notify_id(&w->s, w->srv.last_observe_id, w->now), 0);
+    run(w, w->now + 1000);
+    assert_int_equal(w->nres, 8);
+    assert_memory_equal(w->res[7].payload, "v=7", 3);
+    assert_int_equal(dk_coap_ep_notify_id(&w->s, 12345, w->now), DK_ENOTFOUND);
+    assert_int_equal(dk_coap_ep_observe_drop(&w->s, w->srv.last_observe_id), 0);
+    assert_int_equal(dk_coap_ep_observer_count(&w->s), 0);
+    assert_int_equal(w->srv.events, 0);
+    assert_int_equal(dk_coap_ep_notify(&w->s, "/obs", w->now), 0);
     world_stop(w);
 }
 
