@@ -33,7 +33,11 @@
  * 4.04 (unknown registration), 4.05 (other methods), 4.12 (lwm2m version
  * not 1.x), 5.03 (max_registrations reached), 5.00 (persist failed for a new
  * registration). A Register of an endpoint that is registered replaces the
- * old registration (new location; its operations end with DK_ECLOSED).
+ * old registration (new location). When a registration ends (De-register,
+ * expiry, replacement) its observations end with DK_ECLOSED and requests in
+ * flight go on to their answer (a device answers the Execute /3/0/5 of a
+ * remote factory reset and may de-register before that answer arrives);
+ * dk_server_forget() ends them all with DK_ECLOSED.
  * lwm2m absent means 1.0, lt absent default_lifetime_s, b absent "U". An
  * Update may come from a new address (NAT rebinding): after authorize the
  * registration follows it. A registration expires lifetime + grace_ms after
@@ -184,8 +188,8 @@ struct dk_server_result {
     enum dk_server_op_kind kind;
     struct dk_lwm2m_path path;
     /* 0: the device answered (code). Else why not: DK_ETIMEDOUT, DK_ERESET,
-     * DK_ECLOSED (transport closed, or the registration ended:
-     * de-registered, expired, replaced, forgotten), DK_ELIMIT, DK_ENOMEM,
+     * DK_ECLOSED (transport closed; an observation whose registration
+     * ended; any operation of a forgotten one), DK_ELIMIT, DK_ENOMEM,
      * DK_EBADOPT, DK_EPARSE, DK_ESTATE (see struct dk_coap_result). */
     int status;
     uint8_t code;          /* CoAP response code (2.05, 2.04, 4.04, ...); 0 when none */

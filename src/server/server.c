@@ -42,6 +42,7 @@ struct dk_server_reg {
 
 struct dk_server_opx {
     void *next_id; /* ops hash chain */
+    char ep[DK_SERVER_EP_MAX + 1]; /* for results after the registration ended */
     struct dk_server_opx *next_reg;
     struct dk_server *srv;
     struct dk_server_reg *reg; /* NULL once the registration is gone */
@@ -495,9 +496,22 @@ static void op_destroy(struct dk_server *s, struct dk_server_opx *op, dk_time_t 
         op_free(s, op);
 }
 
-/* The registration is gone: every operation ends with DK_ECLOSED. */
-static void reg_end_ops(struct dk_server *s, struct dk_server_reg *r, dk_time_t now)
+/* The registration is gone. Observations end with DK_ECLOSED (the device
+ * dropped them too); other requests in flight go on to their answer (the
+ * 2.04 of an Execute /3/0/5 may come after the De-register it caused),
+ * unless `all`. */
+static void reg_end_ops(struct dk_server *s, struct dk_server_reg *r, dk_time_t now, bool all)
 {
+    for (struct dk_server_opx **pp = &r->ops; *pp;) {
+        struct dk_server_opx *op = *pp;
+        if (all || op->kind == DK_SERVER_OBSERVE) {
+            pp = &op->next_reg;
+            continue;
+        }
+        *pp = op->next_reg;
+        r->nops--;
+        op->reg = NULL;
+    }
     while (r->ops) {
         struct dk_server_opx *op = r->ops;
         uint32_t id = op->id;
@@ -523,13 +537,13 @@ static void reg_unlink(struct dk_server *s, struct dk_server_reg *r)
     heap_remove(s, r);
 }
 
-/* Removes r: ends its operations, persists the removal (persist), reports
- * (ev_type 0: no event), frees it. */
+/* Removes r: ends its operations (see reg_end_ops; forget ends them all),
+ * persists the removal (persist), reports (ev_type 0: no event), frees it. */
 static void reg_remove(struct dk_server *s, struct dk_server_reg *r, dk_time_t now,
                        enum dk_server_event_type ev_type, bool persist)
 {
     reg_unlink(s, r);
-    reg_end_ops(s, r, now);
+    reg_end_ops(s, r, now, ev_type == DK_SERVER_EV_REMOVED);
     struct dk_server_reg_info info;
     reg_fill(s, r, &info, now);
     if (persist && s->cfg->cbs.persist) {
@@ -1274,6 +1288,7 @@ int dk_server_op_start(struct dk_server *s, const char *ep, const struct dk_serv
     if (!x)
         return DK_ENOMEM;
     x->srv = s;
+    memcpy(x->ep, r->ep, (size_t)r->ep_len + 1);
     x->coap = s->coap[r->coap_idx];
     x->kind = op->kind;
     x->path = op->path;
@@ -1330,7 +1345,7 @@ static void on_op_response(struct dk_coap_ep *coap, void *user, uint32_t xid,
     s->now = res->now;
     bool final = res->status != 0 || !res->observing;
     struct dk_server_result r = {.id = op->id,
-                                 .ep = op->reg ? op->reg->ep : "",
+                                 .ep = op->ep,
                                  .kind = op->kind,
                                  .path = op->path,
                                  .status = res->status,

@@ -984,13 +984,24 @@ static void test_observe(void **state)
     assert_int_equal(w->nres, nres);
     assert_int_equal(dk_coap_ep_observer_count(&w->dev[0].ep), 0);
 
-    /* De-registration ends an observation with DK_ECLOSED. */
+    /* De-registration ends an observation with DK_ECLOSED; a read in flight
+     * (sent before the De-register arrived) still gets its answer. */
     id = start_op(w, "dev1", &op);
     settle(w);
+    struct dk_server_op rd;
+    struct dk_lwm2m_path dev = P("/3/0");
+    dk_server_op_init(&rd, DK_SERVER_READ, &dev);
+    uint32_t rid = start_op(w, "dev1", &rd);
+    nres = w->nres;
     assert_int_equal(dev_send(w, 0, DK_COAP_DELETE, w->dev[0].location, NULL, NULL),
                      DK_COAP_DELETED);
-    assert_int_equal(last_res(w)->id, id);
-    assert_int_equal(last_res(w)->status, DK_ECLOSED);
+    assert_int_equal(w->nres, nres + 2);
+    assert_int_equal(w->res[nres].id, id);
+    assert_int_equal(w->res[nres].status, DK_ECLOSED);
+    assert_int_equal(w->res[nres + 1].id, rid);
+    assert_int_equal(w->res[nres + 1].status, 0);
+    assert_int_equal(w->res[nres + 1].code, DK_COAP_CONTENT);
+    assert_string_equal(w->res[nres + 1].ep, "dev1");
     assert_int_equal(dk_server_op_count(&w->s), 0);
     world_free(w);
 }
