@@ -100,8 +100,8 @@
 #include <duckling/lwm2m_link.h>
 #include <duckling/rng.h>
 
-#define DK_SERVER_EP_MAX 64      /* endpoint name, bytes */
-#define DK_SERVER_MAX_COAP 4     /* CoAP endpoints one engine serves */
+#define DK_SERVER_EP_MAX 64       /* endpoint name, bytes */
+#define DK_SERVER_MAX_COAP 4      /* CoAP endpoints one engine serves */
 #define DK_SERVER_LOCATION_MAX 16 /* "/rd/0123abcd" */
 
 /* ---- Registrations ----------------------------------------------------------- */
@@ -113,14 +113,14 @@ struct dk_server_reg_info {
     const char *ep;
     char location[DK_SERVER_LOCATION_MAX]; /* "/rd/0123abcd" */
     uint32_t lifetime_s;
-    char binding[8];  /* "U" */
-    char version[8];  /* "1.1" */
-    bool queue_mode;  /* b contained Q, or the Q parameter (1.1) */
+    char binding[8];   /* "U" */
+    char version[8];   /* "1.1" */
+    bool queue_mode;   /* b contained Q, or the Q parameter (1.1) */
     const char *links; /* the object list as registered (CoRE link format) */
     size_t links_len;
-    const struct dk_addr *peer;  /* where the device was last heard from */
-    struct dk_coap_ep *coap;     /* the endpoint it came in on */
-    dk_time_t remaining_ms;      /* until it expires, as of the call */
+    const struct dk_addr *peer; /* where the device was last heard from */
+    struct dk_coap_ep *coap;    /* the endpoint it came in on */
+    dk_time_t remaining_ms;     /* until it expires, as of the call */
 };
 
 enum dk_server_auth_kind {
@@ -134,8 +134,8 @@ struct dk_server_auth {
     const char *ep;
     const struct dk_addr *peer;
     struct dk_coap_ep *coap;
-    const struct dk_dtls_peer_info *info;    /* NULL: plain CoAP */
-    const struct dk_server_reg_info *reg;    /* UPDATE, DEREGISTER: the registration */
+    const struct dk_dtls_peer_info *info; /* NULL: plain CoAP */
+    const struct dk_server_reg_info *reg; /* UPDATE, DEREGISTER: the registration */
 };
 
 enum dk_server_event_type {
@@ -192,8 +192,8 @@ struct dk_server_result {
      * ended; any operation of a forgotten one), DK_ELIMIT, DK_ENOMEM,
      * DK_EBADOPT, DK_EPARSE, DK_ESTATE (see struct dk_coap_result). */
     int status;
-    uint8_t code;          /* CoAP response code (2.05, 2.04, 4.04, ...); 0 when none */
-    int content_format;    /* -1 when the response has none */
+    uint8_t code;       /* CoAP response code (2.05, 2.04, 4.04, ...); 0 when none */
+    int content_format; /* -1 when the response has none */
     const uint8_t *payload;
     size_t payload_len;
     /* READ / OBSERVE with 2.05: the decoded payload. decode_err: 0, or why it
@@ -202,8 +202,8 @@ struct dk_server_result {
     const struct dk_lwm2m_record *recs;
     size_t n_recs;
     int decode_err;
-    bool notification;     /* a notification of an observation */
-    bool observing;        /* the observation stands: more will come */
+    bool notification; /* a notification of an observation */
+    bool observing;    /* the observation stands: more will come */
     uint32_t observe_seq;
     struct dk_lwm2m_path created; /* CREATE with 2.01: the Location-Path; len 0 when none */
 };
@@ -213,8 +213,8 @@ typedef void dk_server_result_fn(void *user, const struct dk_server_result *r);
 struct dk_server_op {
     enum dk_server_op_kind kind;
     struct dk_lwm2m_path path;
-    int accept;      /* READ / OBSERVE: Accept; -1: none (the device chooses) */
-    int format;      /* WRITE*, CREATE: payload content format; -1: TLV */
+    int accept; /* READ / OBSERVE: Accept; -1: none (the device chooses) */
+    int format; /* WRITE*, CREATE: payload content format; -1: TLV */
     /* WRITE*, CREATE: records in ascending path order within path (see
      * dk_lwm2m_writer), encoded by the engine; or, with recs NULL, a
      * payload already encoded in `format` (copied). EXECUTE: payload = the
@@ -268,9 +268,9 @@ struct dk_server_config {
     size_t scratch;              /* decoder scratch (escaped strings, base64): 8192 */
     dk_lwm2m_type_fn *type_of;   /* typer for responses; NULL: built-in definitions */
     void *type_user;
-    struct dk_rng *rng;          /* required: location ids, hash seeds */
+    struct dk_rng *rng;           /* required: location ids, hash seeds */
     const struct dk_alloc *alloc; /* NULL: dk_alloc_default() */
-    const struct dk_log *log;    /* may be NULL */
+    const struct dk_log *log;     /* may be NULL */
     struct dk_server_callbacks cbs;
 };
 
@@ -345,8 +345,9 @@ int dk_server_get(struct dk_server *s, const char *ep, struct dk_server_reg_info
 size_t dk_server_count(const struct dk_server *s);
 /* Calls fn for each registration (no order); non-zero from fn stops the walk
  * and is returned. fn must not add or remove registrations. */
-int dk_server_foreach(struct dk_server *s, int (*fn)(void *user, const struct dk_server_reg_info *r),
-                      void *user, dk_time_t now);
+int dk_server_foreach(struct dk_server *s,
+                      int (*fn)(void *user, const struct dk_server_reg_info *r), void *user,
+                      dk_time_t now);
 /* Drops ep's registration (credentials revoked, device removed): its
  * operations end with DK_ECLOSED, persist(removed), REMOVED event. Returns 0
  * or DK_ENOTFOUND. */

@@ -59,7 +59,9 @@ static int find_oob(void *user, const char *ep, struct dk_oob_msg *out)
         memcpy(out->cred, HASH2, 16);
         out->cred_len = 16;
         break;
-    default: out->cred_type = DK_OOB_CRED_NONE; break;
+    default:
+        out->cred_type = DK_OOB_CRED_NONE;
+        break;
     }
     return 0;
 }
@@ -105,7 +107,6 @@ static void on_audit(void *user, const char *ep, const char *what, const char *d
     (void)sink;
 }
 
-
 /* The last datagram the engine sent to each peer, so that a record can
  * answer it: an ACK (or, for a NON, a NON) with its message id and token. */
 static uint8_t last_tx[4][1200];
@@ -127,8 +128,7 @@ static size_t make_answer(int peer, const uint8_t *d, size_t len, uint8_t *out, 
 {
     static const int fmts[] = {-1, 0, 40, 42, 60, 110, 112, 11542};
     struct dk_coap_msg req, m;
-    if (!last_len[peer] || len < 2 ||
-        dk_coap_msg_decode(&req, last_tx[peer], last_len[peer]) != 0)
+    if (!last_len[peer] || len < 2 || dk_coap_msg_decode(&req, last_tx[peer], last_len[peer]) != 0)
         return 0;
     uint8_t type = req.type == DK_COAP_CON ? DK_COAP_ACK : DK_COAP_NON;
     if (d[0] == 0) {
@@ -267,7 +267,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 dk_coap_ep_recv(&ep, &f.peers[peer], ans, n, now);
             break;
         }
-        default: dk_coap_ep_recv(&ep, &f.peers[peer], d, len, now); break;
+        default:
+            dk_coap_ep_recv(&ep, &f.peers[peer], d, len, now);
+            break;
         }
         if (dk_bs_deadline(&bs) <= now)
             dk_bs_tick(&bs, now); /* a sequence starts after its 2.04 */

@@ -142,7 +142,6 @@ static void restore(struct fz *f, const uint8_t *d, size_t len, dk_time_t now)
     dk_server_restore(f->s, &r, now);
 }
 
-
 /* The last datagram the engine sent to each peer, so that a record can
  * answer it: an ACK (or, for a NON, a NON) with its message id and token. */
 static uint8_t last_tx[4][1200];
@@ -164,8 +163,7 @@ static size_t make_answer(int peer, const uint8_t *d, size_t len, uint8_t *out, 
 {
     static const int fmts[] = {-1, 0, 40, 42, 60, 110, 112, 11542};
     struct dk_coap_msg req, m;
-    if (!last_len[peer] || len < 2 ||
-        dk_coap_msg_decode(&req, last_tx[peer], last_len[peer]) != 0)
+    if (!last_len[peer] || len < 2 || dk_coap_msg_decode(&req, last_tx[peer], last_len[peer]) != 0)
         return 0;
     uint8_t type = req.type == DK_COAP_CON ? DK_COAP_ACK : DK_COAP_NON;
     if (d[0] == 0) {
@@ -244,20 +242,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         dk_coap_ep_tick(&ep, now);
         dk_server_tick(&s, now);
         switch ((op >> 2) & 3) {
-        case 1: start_op(&f, d, len, now); break;
+        case 1:
+            start_op(&f, d, len, now);
+            break;
         case 2:
             if (len < 2)
                 break;
             switch (d[0] % 4) {
-            case 0: dk_server_op_cancel(&s, d[1], now); break;
-            case 1: dk_server_observe_cancel(&s, d[1], now); break;
+            case 0:
+                dk_server_op_cancel(&s, d[1], now);
+                break;
+            case 1:
+                dk_server_observe_cancel(&s, d[1], now);
+                break;
             case 2: {
                 char ep_name[8];
                 snprintf(ep_name, sizeof ep_name, "dev%d", d[1] % 4);
                 dk_server_forget(&s, ep_name, now);
                 break;
             }
-            default: restore(&f, d, len, now); break;
+            default:
+                restore(&f, d, len, now);
+                break;
             }
             break;
         case 3: {
@@ -267,7 +273,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 dk_coap_ep_recv(&ep, &f.peers[peer], ans, n, now);
             break;
         }
-        default: dk_coap_ep_recv(&ep, &f.peers[peer], d, len, now); break;
+        default:
+            dk_coap_ep_recv(&ep, &f.peers[peer], d, len, now);
+            break;
         }
         int n;
         while ((n = dk_coap_ep_pop_tx(&ep, &to, out, sizeof out)) > 0)

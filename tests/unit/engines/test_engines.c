@@ -56,9 +56,9 @@ struct world {
     struct dk_server srv;
     struct dk_server_config srv_cfg;
     bool wifi;
-    unsigned issued;                 /* operational identities issued */
-    char op_identity[32];            /* the active one */
-    bool revoked;                    /* the active one was revoked */
+    unsigned issued;      /* operational identities issued */
+    char op_identity[32]; /* the active one */
+    bool revoked;         /* the active one was revoked */
     int provisioned, refused_reg, registered, deregistered;
 
     /* Device side. */
@@ -334,16 +334,16 @@ static void world_init(struct world *w, bool wifi, enum dk_bs_policy policy, int
     w->bs_cfg.server_uri = SRV_URI;
     w->bs_cfg.home_ssid = "home-net";
     w->bs_cfg.home_psk = "correct horse";
-    w->bs_cfg.cbs = (struct dk_bs_callbacks){bs_find_oob, bs_peer_info, NULL, bs_prepare,
-                                             bs_event,    NULL,         w};
+    w->bs_cfg.cbs =
+        (struct dk_bs_callbacks){bs_find_oob, bs_peer_info, NULL, bs_prepare, bs_event, NULL, w};
     dk_bs_init(&w->bs);
     assert_int_equal(dk_bs_setup(&w->bs, &w->bs_cfg), 0);
     assert_int_equal(dk_bs_attach(&w->bs, &w->bs_coap), 0);
 
     dk_server_config_init(&w->srv_cfg);
     w->srv_cfg.rng = &w->rng;
-    w->srv_cfg.cbs = (struct dk_server_callbacks){srv_peer_info, srv_authorize, NULL,
-                                                  srv_event,     NULL,          w};
+    w->srv_cfg.cbs =
+        (struct dk_server_callbacks){srv_peer_info, srv_authorize, NULL, srv_event, NULL, w};
     dk_server_init(&w->srv);
     assert_int_equal(dk_server_setup(&w->srv, &w->srv_cfg), 0);
     assert_int_equal(dk_server_attach(&w->srv, &w->srv_coap), 0);

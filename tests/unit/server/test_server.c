@@ -83,8 +83,8 @@ struct world {
     struct dk_server_config cfg;
     struct dk_failalloc fa;
 
-    int authorize_err;       /* refuse everything with this */
-    const char *refuse_ep;   /* refuse only this endpoint */
+    int authorize_err;     /* refuse everything with this */
+    const char *refuse_ep; /* refuse only this endpoint */
     int auths;
     struct dk_server_auth last_auth;
     char last_auth_ep[80];
@@ -419,8 +419,8 @@ static void world_init(struct world *w, bool failalloc, long fail_at)
     }
     dk_server_config_init(&w->cfg);
     w->cfg.rng = &w->rng;
-    w->cfg.cbs = (struct dk_server_callbacks){cb_peer_info, cb_authorize, cb_persist,
-                                              cb_event,     cb_audit,     w};
+    w->cfg.cbs =
+        (struct dk_server_callbacks){cb_peer_info, cb_authorize, cb_persist, cb_event, cb_audit, w};
     if (failalloc) {
         dk_failalloc_init(&w->fa, fail_at, 1);
         w->cfg.alloc = &w->fa.iface;
@@ -498,14 +498,14 @@ static uint32_t start_op(struct world *w, const char *ep, struct dk_server_op *o
     return id;
 }
 
-static struct dk_lwm2m_path P(const char *s)
-{
+static struct dk_lwm2m_path P(const char *s) {
     struct dk_lwm2m_path p;
     assert_int_equal(dk_lwm2m_path_parse(s, strlen(s), &p), 0);
     return p;
 }
 
-static const struct result *last_res(const struct world *w)
+static const struct result *
+last_res(const struct world *w)
 {
     assert_true(w->nres > 0);
     return &w->res[w->nres - 1];
@@ -735,7 +735,8 @@ static void test_reregister_and_nat(void **state)
     world_free(w);
 }
 
-/* ---- Device Management ------------------------------------------------------------------------- */
+/* ---- Device Management -------------------------------------------------------------------------
+ */
 
 static void test_read_formats(void **state)
 {
@@ -1052,7 +1053,8 @@ static void test_alternate_root(void **state)
     world_free(w);
 }
 
-/* ---- Persistence, scale, memory ---------------------------------------------------------------- */
+/* ---- Persistence, scale, memory ----------------------------------------------------------------
+ */
 
 static void test_persistence_round_trip(void **state)
 {
