@@ -70,11 +70,13 @@
  * client). Queue mode is recorded but not acted on: requests go out at once.
  *
  * Scale: registrations are kept in two hash tables (by endpoint name and by
- * location id) and an expiry heap, ~130 bytes plus the endpoint name and the
- * object links each; operations in a hash table by id. 100,000 registrations
- * take ~25 MB with typical object lists. The CoAP endpoint's own limits
- * (max_peers, max_exchanges: each observation holds an exchange, max_dedup)
- * must be configured to match.
+ * location id) and an expiry heap; operations in a hash table by id. A
+ * registration takes ~213 bytes of engine memory with a 10-character name
+ * and 4 objects (tables included; measured in tests/unit/server). Measured
+ * here (one core, no DTLS): 100,000 Registers through the CoAP endpoint and
+ * this engine in 0.18 s, 30 MB resident in all. The CoAP endpoint's own
+ * limits (max_peers, max_exchanges: each observation holds an exchange,
+ * max_dedup) must be configured to match.
  *
  * Callbacks are called from inside the CoAP endpoint's dk_coap_ep_recv() and
  * _tick(), and from dk_server_tick(), _forget(), _restore() (none),

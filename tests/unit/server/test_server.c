@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -1130,11 +1131,38 @@ static int count_cb(void *user, const struct dk_server_reg_info *r)
     return 0;
 }
 
+/* Counts the bytes the engine holds. */
+static size_t counted;
+
+static void *count_alloc(void *user, size_t n)
+{
+    size_t *p = malloc(n + 16);
+    if (!p)
+        return NULL;
+    *p = n;
+    counted += n;
+    return (uint8_t *)p + 16;
+}
+
+static void count_free(void *user, void *q)
+{
+    if (!q)
+        return;
+    size_t *p = (size_t *)((uint8_t *)q - 16);
+    counted -= *p;
+    free(p);
+}
+
+static const struct dk_alloc counting = {count_alloc, count_free, NULL};
+
 static void test_many_registrations(void **state)
 {
     struct world *w = &W;
     world_init(w, false, 0);
+    w->cfg.alloc = &counting;
+    counted = 0;
     world_start(w);
+    size_t base = counted;
     enum { N = 20000 };
     struct dk_addr peer = w->dev[0].addr;
     for (unsigned i = 0; i < N; i++) {
@@ -1147,13 +1175,18 @@ static void test_many_registrations(void **state)
         r.lifetime_s = 3600;
         snprintf(r.binding, sizeof r.binding, "U");
         snprintf(r.version, sizeof r.version, "1.1");
-        r.links = "</3/0>";
-        r.links_len = 6;
+        r.links = "</1/0>,</3/0>,</3303/0>,</3311/0>";
+        r.links_len = strlen(r.links);
         r.peer = &peer;
         r.remaining_ms = 1000 + (dk_time_t)(i % 5000) * 1000;
         assert_int_equal(dk_server_restore(&w->s, &r, w->now), 0);
     }
     assert_int_equal(dk_server_count(&w->s), N);
+    /* Compact state: engine bytes per registration (tables included,
+     * allocator overhead not), with a 10-character name and 4 objects. */
+    size_t per = (counted - base) / N;
+    print_message("server: %zu bytes per registration\n", per);
+    assert_true(per < 256);
     size_t n = 0;
     dk_server_foreach(&w->s, count_cb, &n, w->now);
     assert_int_equal(n, N);
@@ -1176,6 +1209,7 @@ static void test_many_registrations(void **state)
     dk_server_tick(&w->s, t0 + 6000 * 1000);
     assert_int_equal(dk_server_count(&w->s), 0);
     world_free(w);
+    assert_int_equal(counted, 0);
 }
 
 static void test_failalloc(void **state)
