@@ -199,15 +199,15 @@ const char *dk_bs_reason_str(enum dk_bs_reason r);
 struct dk_bs_request {
     const char *ep;
     const struct dk_addr *peer;
-    struct dk_coap_ep *coap;          /* the endpoint it came in on */
-    enum dk_oob_cred peer_cred;       /* how the peer authenticated; NONE: plain CoAP */
-    bool has_record;                  /* an OOB record exists for ep */
-    enum dk_oob_cred record_cred;     /* its credential type (has_record) */
-    enum dk_oob_channel channel;      /* its channel (has_record) */
-    const char *type;                 /* its device type ("" without record) */
-    bool match;                       /* every credential check passed */
-    enum dk_bs_reason reason;         /* DK_BS_R_OK when match */
-    int pct;                          /* pct= of the request, -1 when absent */
+    struct dk_coap_ep *coap;      /* the endpoint it came in on */
+    enum dk_oob_cred peer_cred;   /* how the peer authenticated; NONE: plain CoAP */
+    bool has_record;              /* an OOB record exists for ep */
+    enum dk_oob_cred record_cred; /* its credential type (has_record) */
+    enum dk_oob_channel channel;  /* its channel (has_record) */
+    const char *type;             /* its device type ("" without record) */
+    bool match;                   /* every credential check passed */
+    enum dk_bs_reason reason;     /* DK_BS_R_OK when match */
+    int pct;                      /* pct= of the request, -1 when absent */
 };
 
 /* ---- What gets written: the plan ----------------------------------------- */
@@ -226,19 +226,19 @@ struct dk_bs_server_account {
     /* /0/x/5: PSK key; CERT/RPK: own private key (DER). SECRET. */
     uint8_t secret[DK_BS_SECRET_MAX];
     size_t secret_len;
-    uint16_t ssid;              /* /0/x/10 and /1/x/0: Short Server ID 1..65534 */
-    uint32_t lifetime_s;        /* /1/x/1 */
-    int64_t pmin_s, pmax_s;     /* /1/x/2, /1/x/3; -1: not written */
-    bool notification_storing;  /* /1/x/6 */
-    char binding[8];            /* /1/x/7 */
+    uint16_t ssid;             /* /0/x/10 and /1/x/0: Short Server ID 1..65534 */
+    uint32_t lifetime_s;       /* /1/x/1 */
+    int64_t pmin_s, pmax_s;    /* /1/x/2, /1/x/3; -1: not written */
+    bool notification_storing; /* /1/x/6 */
+    char binding[8];           /* /1/x/7 */
 };
 
 struct dk_bs_wlan {
-    bool enabled;        /* write /12/<wlan_iid> */
-    char interface[16];  /* /12/x/0, e.g. "wlan0" */
+    bool enabled;       /* write /12/<wlan_iid> */
+    char interface[16]; /* /12/x/0, e.g. "wlan0" */
     char ssid[DK_OOB_SSID_MAX + 1];
     char psk[DK_BS_WLAN_PSK_MAX + 1]; /* SECRET; "" for an open network */
-    int standard;        /* /12/x/14: 0 a, 1 b, 2 bg, 3 g, 4 n, 5 bgn, 6 ac */
+    int standard;                     /* /12/x/14: 0 a, 1 b, 2 bg, 3 g, 4 n, 5 bgn, 6 ac */
 };
 
 struct dk_bs_acl_target {
@@ -251,11 +251,11 @@ struct dk_bs_plan {
     uint16_t security_iid; /* preferred /0 instance (1; see Bootstrap-Discover) */
     uint16_t server_iid;   /* /1 instance: 0 */
     struct dk_bs_wlan wlan;
-    uint16_t wlan_iid;     /* /12 instance: 0 */
+    uint16_t wlan_iid; /* /12 instance: 0 */
     size_t n_acl;
     struct dk_bs_acl_target acl[DK_BS_ACL_MAX];
-    uint16_t acl_iid0;     /* first /2 instance id: 0 */
-    int format;            /* DK_COAP_FMT_LWM2M_TLV, _SENML_CBOR or _SENML_JSON */
+    uint16_t acl_iid0; /* first /2 instance id: 0 */
+    int format;        /* DK_COAP_FMT_LWM2M_TLV, _SENML_CBOR or _SENML_JSON */
 };
 
 /* ---- Events ------------------------------------------------------------- */
@@ -282,8 +282,8 @@ struct dk_bs_event {
      * client answered an error code, see code), DK_ECANCELED (superseded,
      * denied, dk_bs_forget), DK_EPARSE, DK_ENOMEM, ... */
     int err;
-    uint8_t code;       /* FAILED: the client's CoAP answer, 0 when none */
-    const char *step;   /* FAILED: "delete /", "write /0/1", "finish", ... */
+    uint8_t code;                  /* FAILED: the client's CoAP answer, 0 when none */
+    const char *step;              /* FAILED: "delete /", "write /0/1", "finish", ... */
     const struct dk_bs_plan *plan; /* STARTED, PROVISIONED: what was written */
 };
 
@@ -331,39 +331,39 @@ struct dk_bs_callbacks {
 /* ---- Configuration ------------------------------------------------------- */
 
 struct dk_bs_config {
-    enum dk_bs_policy policy;      /* MANUAL */
-    bool allow_nosec;              /* accept cred type 00 over plain CoAP: false */
-    uint8_t refuse_code;           /* DK_COAP_FORBIDDEN (4.03) */
+    enum dk_bs_policy policy; /* MANUAL */
+    bool allow_nosec;         /* accept cred type 00 over plain CoAP: false */
+    uint8_t refuse_code;      /* DK_COAP_FORBIDDEN (4.03) */
 
     /* The engine's approval table (used when cbs.decide is NULL). */
-    size_t max_pending;            /* 64 */
-    dk_time_t pending_ttl_ms;      /* 600000 */
-    dk_time_t approval_ttl_ms;     /* approved, device not back yet: 600000 */
-    dk_time_t deny_ttl_ms;         /* denied endpoints refused for: 3600000 */
-    unsigned max_attempts;         /* sequences per approval: 3 */
-    uint32_t pending_max_age_s;    /* Max-Age of the 5.03 while pending: 30 */
+    size_t max_pending;         /* 64 */
+    dk_time_t pending_ttl_ms;   /* 600000 */
+    dk_time_t approval_ttl_ms;  /* approved, device not back yet: 600000 */
+    dk_time_t deny_ttl_ms;      /* denied endpoints refused for: 3600000 */
+    unsigned max_attempts;      /* sequences per approval: 3 */
+    uint32_t pending_max_age_s; /* Max-Age of the 5.03 while pending: 30 */
 
     /* Provisioning. */
-    size_t max_sessions;           /* sequences at once: 16 */
-    dk_time_t sequence_timeout_ms; /* whole sequence: 180000 */
+    size_t max_sessions;             /* sequences at once: 16 */
+    dk_time_t sequence_timeout_ms;   /* whole sequence: 180000 */
     const char *const *delete_paths; /* Bootstrap-Delete targets; NULL: {"/"} */
     size_t n_delete_paths;
-    bool discover;                 /* Bootstrap-Discover /0 first: true */
+    bool discover; /* Bootstrap-Discover /0 first: true */
 
     /* Plan defaults (see struct dk_bs_plan). */
-    const char *server_uri;        /* required: the LwM2M Server, e.g. "coaps://h:5684" */
-    const char *server_uri_nosec;  /* for plans with mode NoSec; NULL: server_uri */
-    uint16_t ssid;                 /* 1 */
-    uint32_t lifetime_s;           /* 300 */
-    const char *binding;           /* "U" */
-    bool notification_storing;     /* true */
-    int format;                    /* DK_COAP_FMT_LWM2M_TLV */
-    const char *home_ssid;         /* home network for WIFI devices; NULL: no /12 */
-    const char *home_psk;          /* its passphrase or 64 hex digits; NULL: open */
-    const char *wlan_interface;    /* "wlan0" */
+    const char *server_uri;       /* required: the LwM2M Server, e.g. "coaps://h:5684" */
+    const char *server_uri_nosec; /* for plans with mode NoSec; NULL: server_uri */
+    uint16_t ssid;                /* 1 */
+    uint32_t lifetime_s;          /* 300 */
+    const char *binding;          /* "U" */
+    bool notification_storing;    /* true */
+    int format;                   /* DK_COAP_FMT_LWM2M_TLV */
+    const char *home_ssid;        /* home network for WIFI devices; NULL: no /12 */
+    const char *home_psk;         /* its passphrase or 64 hex digits; NULL: open */
+    const char *wlan_interface;   /* "wlan0" */
 
-    const struct dk_alloc *alloc;  /* NULL: dk_alloc_default() */
-    const struct dk_log *log;      /* may be NULL; never given secrets */
+    const struct dk_alloc *alloc; /* NULL: dk_alloc_default() */
+    const struct dk_log *log;     /* may be NULL; never given secrets */
     struct dk_bs_callbacks cbs;
 };
 
@@ -459,10 +459,10 @@ const char *dk_bs_state_name(enum dk_bs_state s); /* "pending", ... */
 struct dk_bs_entry_info {
     const char *ep;
     enum dk_bs_state state;
-    dk_time_t created;       /* first attempt */
+    dk_time_t created; /* first attempt */
     dk_time_t last_attempt;
-    dk_time_t expires;       /* DK_TIME_NEVER while provisioning */
-    unsigned attempts;       /* failed sequences of this approval */
+    dk_time_t expires; /* DK_TIME_NEVER while provisioning */
+    unsigned attempts; /* failed sequences of this approval */
     const struct dk_addr *peer;
     enum dk_oob_cred peer_cred;
 };

@@ -72,20 +72,34 @@ static const char *const default_delete[] = {"/"};
 const char *dk_bs_reason_str(enum dk_bs_reason r)
 {
     switch (r) {
-    case DK_BS_R_OK: return "ok";
-    case DK_BS_R_NO_RECORD: return "no OOB record for this endpoint";
-    case DK_BS_R_IDENTITY: return "PSK identity is not the endpoint name";
-    case DK_BS_R_HASH: return "key or certificate hash differs from the OOB record";
-    case DK_BS_R_CN: return "certificate CN is not the endpoint name";
-    case DK_BS_R_CRED_TYPE: return "peer authenticated otherwise than the OOB record says";
-    case DK_BS_R_NOSEC_DISABLED: return "no-security bootstrap is disabled";
-    case DK_BS_R_DENIED: return "request denied";
-    case DK_BS_R_PENDING_LIMIT: return "too many pending requests";
-    case DK_BS_R_BUSY: return "too many bootstrap sequences running";
-    case DK_BS_R_POLICY: return "refused by policy";
-    case DK_BS_R_LOOKUP: return "OOB record look-up failed";
-    case DK_BS_R_PREPARE: return "operational credentials could not be prepared";
-    case DK_BS_R_ATTEMPTS: return "bootstrap failed too often; approval withdrawn";
+    case DK_BS_R_OK:
+        return "ok";
+    case DK_BS_R_NO_RECORD:
+        return "no OOB record for this endpoint";
+    case DK_BS_R_IDENTITY:
+        return "PSK identity is not the endpoint name";
+    case DK_BS_R_HASH:
+        return "key or certificate hash differs from the OOB record";
+    case DK_BS_R_CN:
+        return "certificate CN is not the endpoint name";
+    case DK_BS_R_CRED_TYPE:
+        return "peer authenticated otherwise than the OOB record says";
+    case DK_BS_R_NOSEC_DISABLED:
+        return "no-security bootstrap is disabled";
+    case DK_BS_R_DENIED:
+        return "request denied";
+    case DK_BS_R_PENDING_LIMIT:
+        return "too many pending requests";
+    case DK_BS_R_BUSY:
+        return "too many bootstrap sequences running";
+    case DK_BS_R_POLICY:
+        return "refused by policy";
+    case DK_BS_R_LOOKUP:
+        return "OOB record look-up failed";
+    case DK_BS_R_PREPARE:
+        return "operational credentials could not be prepared";
+    case DK_BS_R_ATTEMPTS:
+        return "bootstrap failed too often; approval withdrawn";
     }
     return "?";
 }
@@ -93,10 +107,14 @@ const char *dk_bs_reason_str(enum dk_bs_reason r)
 const char *dk_bs_state_name(enum dk_bs_state s)
 {
     switch (s) {
-    case DK_BS_STATE_PENDING: return "pending";
-    case DK_BS_STATE_APPROVED: return "approved";
-    case DK_BS_STATE_DENIED: return "denied";
-    case DK_BS_STATE_PROVISIONING: return "provisioning";
+    case DK_BS_STATE_PENDING:
+        return "pending";
+    case DK_BS_STATE_APPROVED:
+        return "approved";
+    case DK_BS_STATE_DENIED:
+        return "denied";
+    case DK_BS_STATE_PROVISIONING:
+        return "provisioning";
     }
     return "?";
 }
@@ -104,10 +122,14 @@ const char *dk_bs_state_name(enum dk_bs_state s)
 static const char *cred_name(enum dk_oob_cred c)
 {
     switch (c) {
-    case DK_OOB_CRED_NONE: return "none";
-    case DK_OOB_CRED_PSK: return "psk";
-    case DK_OOB_CRED_RPK: return "rpk";
-    case DK_OOB_CRED_X509: return "x509";
+    case DK_OOB_CRED_NONE:
+        return "none";
+    case DK_OOB_CRED_PSK:
+        return "psk";
+    case DK_OOB_CRED_RPK:
+        return "rpk";
+    case DK_OOB_CRED_X509:
+        return "x509";
     }
     return "?";
 }
@@ -153,8 +175,7 @@ static const char *peer_str(const struct dk_addr *a, char *buf)
 
 static bool format_supported(int f)
 {
-    return f == DK_COAP_FMT_LWM2M_TLV || f == DK_COAP_FMT_SENML_CBOR ||
-           f == DK_COAP_FMT_SENML_JSON;
+    return f == DK_COAP_FMT_LWM2M_TLV || f == DK_COAP_FMT_SENML_CBOR || f == DK_COAP_FMT_SENML_JSON;
 }
 
 /* ---- Setup ---------------------------------------------------------------------- */
@@ -191,9 +212,9 @@ int dk_bs_setup(struct dk_bs *bs, const struct dk_bs_config *cfg)
     if (!cfg || !cfg->cbs.find_oob || !cfg->cbs.prepare || !cfg->server_uri ||
         !cfg->server_uri[0] || strlen(cfg->server_uri) > DK_BS_URI_MAX ||
         (cfg->server_uri_nosec && strlen(cfg->server_uri_nosec) > DK_BS_URI_MAX) ||
-        cfg->ssid == 0 || cfg->ssid == 65535 || cfg->max_pending == 0 ||
-        cfg->max_sessions == 0 || !format_supported(cfg->format) || !cfg->binding ||
-        !cfg->binding[0] || strlen(cfg->binding) > 7 || cfg->refuse_code == 0 ||
+        cfg->ssid == 0 || cfg->ssid == 65535 || cfg->max_pending == 0 || cfg->max_sessions == 0 ||
+        !format_supported(cfg->format) || !cfg->binding || !cfg->binding[0] ||
+        strlen(cfg->binding) > 7 || cfg->refuse_code == 0 ||
         (cfg->home_ssid && strlen(cfg->home_ssid) > DK_OOB_SSID_MAX) ||
         (cfg->home_psk && strlen(cfg->home_psk) > DK_BS_WLAN_PSK_MAX) ||
         (cfg->wlan_interface && strlen(cfg->wlan_interface) > 15) ||
@@ -431,8 +452,12 @@ static void session_end(struct dk_bs_session *s, enum outcome out, int err, uint
         session_free(bs, s);
         return;
     }
-    struct dk_bs_event ev = {.ep = ep, .peer = &s->peer, .err = err, .code = code,
-                             .step = s->stepname, .reason = reason};
+    struct dk_bs_event ev = {.ep = ep,
+                             .peer = &s->peer,
+                             .err = err,
+                             .code = code,
+                             .step = s->stepname,
+                             .reason = reason};
     if (out == OUT_OK) {
         ev.type = DK_BS_EV_PROVISIONED;
         ev.plan = &s->plan;
@@ -444,8 +469,8 @@ static void session_end(struct dk_bs_session *s, enum outcome out, int err, uint
         ev.type = DK_BS_EV_FAILED;
         const char *why = out == OUT_SUPERSEDED ? "superseded by a new Bootstrap-Request"
                           : out == OUT_CANCEL   ? "cancelled"
-                          : code ? "client answered an error"
-                                 : dk_strerror(err);
+                          : code                ? "client answered an error"
+                                                : dk_strerror(err);
         audit(bs, ep, "bootstrap-failed", "step %s: %s%s%s; peer %s%s", s->stepname, why,
               code ? " " : "", code ? dk_coap_code_format(code, cbuf, sizeof cbuf) : "",
               peer_str(&s->peer, pbuf),
@@ -527,8 +552,8 @@ static int build_wlan(const struct dk_bs_session *s, struct dk_buf *b)
     add_value(&w, 12, i, 0, dk_lwm2m_str(n->interface));
     add_value(&w, 12, i, 1, dk_lwm2m_bool(true));
     add_value(&w, 12, i, 5, dk_lwm2m_str(n->ssid));
-    add_value(&w, 12, i, 8, dk_lwm2m_int(1));    /* Mode: client (station) */
-    add_value(&w, 12, i, 9, dk_lwm2m_int(0));    /* Channel: chosen by ... */
+    add_value(&w, 12, i, 8, dk_lwm2m_int(1));      /* Mode: client (station) */
+    add_value(&w, 12, i, 9, dk_lwm2m_int(0));      /* Channel: chosen by ... */
     add_value(&w, 12, i, 10, dk_lwm2m_bool(true)); /* ... Auto Channel */
     add_value(&w, 12, i, 14, dk_lwm2m_int(n->standard));
     add_value(&w, 12, i, 15, dk_lwm2m_int(n->psk[0] ? 1 : 0)); /* Authentication: PSK / none */
@@ -766,9 +791,12 @@ static enum dk_oob_cred cred_of(const struct dk_dtls_peer_info *info)
     if (!info)
         return DK_OOB_CRED_NONE;
     switch (info->mode) {
-    case DK_DTLS_MODE_PSK: return DK_OOB_CRED_PSK;
-    case DK_DTLS_MODE_RPK: return DK_OOB_CRED_RPK;
-    case DK_DTLS_MODE_CERT: return DK_OOB_CRED_X509;
+    case DK_DTLS_MODE_PSK:
+        return DK_OOB_CRED_PSK;
+    case DK_DTLS_MODE_RPK:
+        return DK_OOB_CRED_RPK;
+    case DK_DTLS_MODE_CERT:
+        return DK_OOB_CRED_X509;
     }
     return DK_OOB_CRED_NONE;
 }
@@ -814,10 +842,13 @@ static uint8_t refusal_code(const struct dk_bs *bs, enum dk_bs_reason r)
 {
     switch (r) {
     case DK_BS_R_PENDING_LIMIT:
-    case DK_BS_R_BUSY: return DK_COAP_SERVICE_UNAVAILABLE;
+    case DK_BS_R_BUSY:
+        return DK_COAP_SERVICE_UNAVAILABLE;
     case DK_BS_R_LOOKUP:
-    case DK_BS_R_PREPARE: return DK_COAP_INTERNAL_SERVER_ERROR;
-    default: return bs->cfg->refuse_code;
+    case DK_BS_R_PREPARE:
+        return DK_COAP_INTERNAL_SERVER_ERROR;
+    default:
+        return bs->cfg->refuse_code;
     }
 }
 
@@ -831,8 +862,8 @@ static void refuse(struct dk_bs *bs, const struct dk_bs_request *rq, enum dk_bs_
     audit(bs, rq->ep, "bootstrap-refused", "%s; peer %s authenticated with %s, record %s",
           dk_bs_reason_str(reason), peer_str(rq->peer, pbuf), cred_name(rq->peer_cred),
           rq->has_record ? cred_name(rq->record_cred) : "none");
-    struct dk_bs_event ev = {.type = DK_BS_EV_REFUSED, .ep = rq->ep, .peer = rq->peer, .rq = rq,
-                             .reason = reason};
+    struct dk_bs_event ev = {
+        .type = DK_BS_EV_REFUSED, .ep = rq->ep, .peer = rq->peer, .rq = rq, .reason = reason};
     emit(bs, &ev);
 }
 
@@ -860,9 +891,10 @@ static enum dk_bs_decision table_decide(struct dk_bs *bs, const struct dk_bs_req
             *reason = DK_BS_R_PENDING_LIMIT;
             return DK_BS_REFUSE;
         }
-        e = entry_add(bs, rq->ep,
-                      cfg->policy == DK_BS_POLICY_AUTO ? DK_BS_STATE_APPROVED : DK_BS_STATE_PENDING,
-                      now, cfg->policy == DK_BS_POLICY_AUTO ? cfg->approval_ttl_ms : cfg->pending_ttl_ms);
+        e = entry_add(
+            bs, rq->ep,
+            cfg->policy == DK_BS_POLICY_AUTO ? DK_BS_STATE_APPROVED : DK_BS_STATE_PENDING, now,
+            cfg->policy == DK_BS_POLICY_AUTO ? cfg->approval_ttl_ms : cfg->pending_ttl_ms);
         if (!e) {
             *reason = DK_BS_R_PENDING_LIMIT;
             return DK_BS_REFUSE;
@@ -872,13 +904,14 @@ static enum dk_bs_decision table_decide(struct dk_bs *bs, const struct dk_bs_req
         if (cfg->policy == DK_BS_POLICY_AUTO) {
             audit(bs, rq->ep, "bootstrap-approved", "approved at once (policy auto); peer %s, %s",
                   peer_str(rq->peer, pbuf), cred_name(rq->peer_cred));
-            struct dk_bs_event ev = {.type = DK_BS_EV_APPROVED, .ep = rq->ep, .peer = rq->peer,
-                                     .rq = rq};
+            struct dk_bs_event ev = {
+                .type = DK_BS_EV_APPROVED, .ep = rq->ep, .peer = rq->peer, .rq = rq};
             emit(bs, &ev);
             return DK_BS_APPROVE;
         }
-        audit(bs, rq->ep, "bootstrap-pending", "waiting for approval; peer %s proved the label's %s",
-              peer_str(rq->peer, pbuf), cred_name(rq->peer_cred));
+        audit(bs, rq->ep, "bootstrap-pending",
+              "waiting for approval; peer %s proved the label's %s", peer_str(rq->peer, pbuf),
+              cred_name(rq->peer_cred));
         return DK_BS_PENDING;
     }
     e->last = now;
@@ -1007,8 +1040,13 @@ static void start_session(struct dk_bs *bs, const struct dk_bs_request *rq,
             entry_remove(e);
             reason = DK_BS_R_ATTEMPTS;
         }
-        struct dk_bs_event ev = {.type = DK_BS_EV_FAILED, .ep = rq->ep, .peer = rq->peer,
-                                 .rq = rq, .reason = reason, .err = rc, .step = "prepare"};
+        struct dk_bs_event ev = {.type = DK_BS_EV_FAILED,
+                                 .ep = rq->ep,
+                                 .peer = rq->peer,
+                                 .rq = rq,
+                                 .reason = reason,
+                                 .err = rc,
+                                 .step = "prepare"};
         emit(bs, &ev);
         return;
     }
@@ -1024,8 +1062,8 @@ static void start_session(struct dk_bs *bs, const struct dk_bs_request *rq,
         e->state = DK_BS_STATE_PROVISIONING;
     resp->msg.code = DK_COAP_CHANGED;
     dk_info(cfg->log, MOD, "%s: approved, provisioning starts", rq->ep);
-    struct dk_bs_event ev = {.type = DK_BS_EV_STARTED, .ep = rq->ep, .peer = rq->peer, .rq = rq,
-                             .plan = &s->plan};
+    struct dk_bs_event ev = {
+        .type = DK_BS_EV_STARTED, .ep = rq->ep, .peer = rq->peer, .rq = rq, .plan = &s->plan};
     emit(bs, &ev);
 }
 
@@ -1085,8 +1123,8 @@ static void handle_request(struct dk_bs *bs, struct dk_coap_ep *coap, const stru
     }
     rq.match = rq.reason == DK_BS_R_OK;
 
-    struct dk_bs_event ev = {.type = DK_BS_EV_REQUEST, .ep = ep, .peer = req->peer, .rq = &rq,
-                             .reason = rq.reason};
+    struct dk_bs_event ev = {
+        .type = DK_BS_EV_REQUEST, .ep = ep, .peer = req->peer, .rq = &rq, .reason = rq.reason};
     emit(bs, &ev);
 
     enum dk_bs_reason reason = rq.reason;
@@ -1105,9 +1143,15 @@ static void handle_request(struct dk_bs *bs, struct dk_coap_ep *coap, const stru
     }
 
     switch (d) {
-    case DK_BS_REFUSE: refuse(bs, &rq, reason, resp); break;
-    case DK_BS_PENDING: pending(bs, &rq, resp); break;
-    case DK_BS_APPROVE: start_session(bs, &rq, &rec, now, resp); break;
+    case DK_BS_REFUSE:
+        refuse(bs, &rq, reason, resp);
+        break;
+    case DK_BS_PENDING:
+        pending(bs, &rq, resp);
+        break;
+    case DK_BS_APPROVE:
+        start_session(bs, &rq, &rec, now, resp);
+        break;
     }
     dk_memzero(&rec, sizeof rec);
 }
@@ -1131,7 +1175,8 @@ void dk_bs_coap_handler(struct dk_coap_ep *coap, void *user, const struct dk_coa
     int rc = parse_query(req->msg, ep, &pct);
     if (rc) {
         char pbuf[DK_ADDR_STRLEN];
-        resp->msg.code = rc == DK_ENOTSUP ? DK_COAP_UNSUPPORTED_CONTENT_FORMAT : DK_COAP_BAD_REQUEST;
+        resp->msg.code =
+            rc == DK_ENOTSUP ? DK_COAP_UNSUPPORTED_CONTENT_FORMAT : DK_COAP_BAD_REQUEST;
         dk_info(bs->cfg->log, MOD, "malformed Bootstrap-Request from %s refused",
                 peer_str(req->peer, pbuf));
         return;
@@ -1172,9 +1217,9 @@ int dk_bs_psk_lookup(void *user, const struct dk_addr *peer, const uint8_t *iden
         return 0;
     }
     audit(bs, ep, "psk-unknown-identity", "%s; peer %s",
-          rc == 0 ? "the OOB record is not a PSK record"
-                  : rc == DK_ENOTFOUND ? "no OOB record for this PSK identity"
-                                       : "OOB record look-up failed",
+          rc == 0              ? "the OOB record is not a PSK record"
+          : rc == DK_ENOTFOUND ? "no OOB record for this PSK identity"
+                               : "OOB record look-up failed",
           peer_str(peer, pbuf));
     dk_memzero(&rec, sizeof rec);
     return DK_ENOTFOUND;

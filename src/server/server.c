@@ -41,7 +41,8 @@ struct dk_server_reg {
 };
 
 struct dk_server_opx {
-    void *next_id; /* ops hash chain */
+    void *next_id;                 /* ops hash chain */
+    char ep[DK_SERVER_EP_MAX + 1]; /* for results after the registration ended */
     struct dk_server_opx *next_reg;
     struct dk_server *srv;
     struct dk_server_reg *reg; /* NULL once the registration is gone */
@@ -59,15 +60,24 @@ struct dk_server_opx {
 const char *dk_server_op_name(enum dk_server_op_kind k)
 {
     switch (k) {
-    case DK_SERVER_READ: return "read";
-    case DK_SERVER_DISCOVER: return "discover";
-    case DK_SERVER_WRITE: return "write";
-    case DK_SERVER_WRITE_PARTIAL: return "write-partial";
-    case DK_SERVER_WRITE_ATTRS: return "write-attributes";
-    case DK_SERVER_EXECUTE: return "execute";
-    case DK_SERVER_CREATE: return "create";
-    case DK_SERVER_DELETE: return "delete";
-    case DK_SERVER_OBSERVE: return "observe";
+    case DK_SERVER_READ:
+        return "read";
+    case DK_SERVER_DISCOVER:
+        return "discover";
+    case DK_SERVER_WRITE:
+        return "write";
+    case DK_SERVER_WRITE_PARTIAL:
+        return "write-partial";
+    case DK_SERVER_WRITE_ATTRS:
+        return "write-attributes";
+    case DK_SERVER_EXECUTE:
+        return "execute";
+    case DK_SERVER_CREATE:
+        return "create";
+    case DK_SERVER_DELETE:
+        return "delete";
+    case DK_SERVER_OBSERVE:
+        return "observe";
     }
     return "?";
 }
@@ -495,9 +505,22 @@ static void op_destroy(struct dk_server *s, struct dk_server_opx *op, dk_time_t 
         op_free(s, op);
 }
 
-/* The registration is gone: every operation ends with DK_ECLOSED. */
-static void reg_end_ops(struct dk_server *s, struct dk_server_reg *r, dk_time_t now)
+/* The registration is gone. Observations end with DK_ECLOSED (the device
+ * dropped them too); other requests in flight go on to their answer (the
+ * 2.04 of an Execute /3/0/5 may come after the De-register it caused),
+ * unless `all`. */
+static void reg_end_ops(struct dk_server *s, struct dk_server_reg *r, dk_time_t now, bool all)
 {
+    for (struct dk_server_opx **pp = &r->ops; *pp;) {
+        struct dk_server_opx *op = *pp;
+        if (all || op->kind == DK_SERVER_OBSERVE) {
+            pp = &op->next_reg;
+            continue;
+        }
+        *pp = op->next_reg;
+        r->nops--;
+        op->reg = NULL;
+    }
     while (r->ops) {
         struct dk_server_opx *op = r->ops;
         uint32_t id = op->id;
@@ -509,8 +532,12 @@ static void reg_end_ops(struct dk_server *s, struct dk_server_reg *r, dk_time_t 
         op_destroy(s, op, now);
         if (busy || !cb)
             continue; /* inside its own callback: it knows */
-        struct dk_server_result res = {.id = id, .ep = r->ep, .kind = kind, .path = path,
-                                       .status = DK_ECLOSED, .content_format = -1};
+        struct dk_server_result res = {.id = id,
+                                       .ep = r->ep,
+                                       .kind = kind,
+                                       .path = path,
+                                       .status = DK_ECLOSED,
+                                       .content_format = -1};
         cb(cb_user, &res);
     }
 }
@@ -523,13 +550,13 @@ static void reg_unlink(struct dk_server *s, struct dk_server_reg *r)
     heap_remove(s, r);
 }
 
-/* Removes r: ends its operations, persists the removal (persist), reports
- * (ev_type 0: no event), frees it. */
+/* Removes r: ends its operations (see reg_end_ops; forget ends them all),
+ * persists the removal (persist), reports (ev_type 0: no event), frees it. */
 static void reg_remove(struct dk_server *s, struct dk_server_reg *r, dk_time_t now,
                        enum dk_server_event_type ev_type, bool persist)
 {
     reg_unlink(s, r);
-    reg_end_ops(s, r, now);
+    reg_end_ops(s, r, now, ev_type == DK_SERVER_EV_REMOVED);
     struct dk_server_reg_info info;
     reg_fill(s, r, &info, now);
     if (persist && s->cfg->cbs.persist) {
@@ -637,8 +664,8 @@ static uint8_t parse_queries(const struct dk_server *s, const struct dk_coap_msg
 
 /* Checks the object list; *alt / *alt_len get the alternate root path ("" for
  * none). Returns 0 or the CoAP code to answer. */
-static uint8_t check_links(const struct dk_server *s, const struct dk_coap_msg *m,
-                           const uint8_t *p, size_t n, const char **alt, size_t *alt_len)
+static uint8_t check_links(const struct dk_server *s, const struct dk_coap_msg *m, const uint8_t *p,
+                           size_t n, const char **alt, size_t *alt_len)
 {
     uint32_t cf;
     *alt = "";
@@ -747,8 +774,12 @@ static void refuse(struct dk_server *s, struct dk_coap_resp *resp, enum dk_serve
     resp->msg.code = code;
     audit(s, ep, what[kind], "%s; peer %s; answered %s", why, peer_str(peer, pbuf),
           dk_coap_code_format(code, cbuf, sizeof cbuf));
-    struct dk_server_event ev = {.type = DK_SERVER_EV_REFUSED, .ep = ep, .peer = peer,
-                                 .auth_kind = kind, .code = code, .why = why};
+    struct dk_server_event ev = {.type = DK_SERVER_EV_REFUSED,
+                                 .ep = ep,
+                                 .peer = peer,
+                                 .auth_kind = kind,
+                                 .code = code,
+                                 .why = why};
     emit(s, &ev);
 }
 
@@ -837,8 +868,11 @@ static void do_register(struct dk_server *s, struct dk_coap_ep *coap, const stru
     dk_coap_msg_add_str(&resp->msg, DK_COAP_OPT_LOCATION_PATH, loc);
     dk_info(s->cfg->log, MOD, "%s registered at %s (lifetime %u s)", ep, info.location,
             (unsigned)r->lifetime_s);
-    struct dk_server_event ev = {.type = DK_SERVER_EV_REGISTERED, .ep = r->ep, .peer = &r->peer,
-                                 .reg = &info, .replaced = old != NULL};
+    struct dk_server_event ev = {.type = DK_SERVER_EV_REGISTERED,
+                                 .ep = r->ep,
+                                 .peer = &r->peer,
+                                 .reg = &info,
+                                 .replaced = old != NULL};
     emit(s, &ev);
 }
 
@@ -899,8 +933,11 @@ static void do_update(struct dk_server *s, struct dk_coap_ep *coap, const struct
                     dk_strerror(rc));
     }
     resp->msg.code = DK_COAP_CHANGED;
-    struct dk_server_event ev = {.type = DK_SERVER_EV_UPDATED, .ep = r->ep, .peer = &r->peer,
-                                 .reg = &info, .changed = changed};
+    struct dk_server_event ev = {.type = DK_SERVER_EV_UPDATED,
+                                 .ep = r->ep,
+                                 .peer = &r->peer,
+                                 .reg = &info,
+                                 .changed = changed};
     emit(s, &ev);
 }
 
@@ -1022,8 +1059,9 @@ int dk_server_get(struct dk_server *s, const char *ep, struct dk_server_reg_info
     return 0;
 }
 
-int dk_server_foreach(struct dk_server *s, int (*fn)(void *user, const struct dk_server_reg_info *r),
-                      void *user, dk_time_t now)
+int dk_server_foreach(struct dk_server *s,
+                      int (*fn)(void *user, const struct dk_server_reg_info *r), void *user,
+                      dk_time_t now)
 {
     for (size_t i = 0; i < s->by_ep.n; i++)
         for (struct dk_server_reg *r = s->by_ep.b[i]; r; r = r->next_ep) {
@@ -1116,15 +1154,24 @@ int dk_server_restore(struct dk_server *s, const struct dk_server_reg_info *in, 
 static enum dk_lwm2m_op lwm2m_op(enum dk_server_op_kind k)
 {
     switch (k) {
-    case DK_SERVER_READ: return DK_LWM2M_READ;
-    case DK_SERVER_DISCOVER: return DK_LWM2M_DISCOVER;
-    case DK_SERVER_WRITE: return DK_LWM2M_WRITE;
-    case DK_SERVER_WRITE_PARTIAL: return DK_LWM2M_WRITE_PARTIAL;
-    case DK_SERVER_WRITE_ATTRS: return DK_LWM2M_WRITE_ATTRIBUTES;
-    case DK_SERVER_EXECUTE: return DK_LWM2M_EXECUTE;
-    case DK_SERVER_CREATE: return DK_LWM2M_CREATE;
-    case DK_SERVER_DELETE: return DK_LWM2M_DELETE;
-    case DK_SERVER_OBSERVE: return DK_LWM2M_OBSERVE;
+    case DK_SERVER_READ:
+        return DK_LWM2M_READ;
+    case DK_SERVER_DISCOVER:
+        return DK_LWM2M_DISCOVER;
+    case DK_SERVER_WRITE:
+        return DK_LWM2M_WRITE;
+    case DK_SERVER_WRITE_PARTIAL:
+        return DK_LWM2M_WRITE_PARTIAL;
+    case DK_SERVER_WRITE_ATTRS:
+        return DK_LWM2M_WRITE_ATTRIBUTES;
+    case DK_SERVER_EXECUTE:
+        return DK_LWM2M_EXECUTE;
+    case DK_SERVER_CREATE:
+        return DK_LWM2M_CREATE;
+    case DK_SERVER_DELETE:
+        return DK_LWM2M_DELETE;
+    case DK_SERVER_OBSERVE:
+        return DK_LWM2M_OBSERVE;
     }
     return DK_LWM2M_READ;
 }
@@ -1148,9 +1195,9 @@ static int attrs_query(const struct dk_lwm2m_attrs *a, char *out, size_t cap)
     static const struct {
         uint32_t flag;
         const char *name;
-    } names[] = {{DK_LWM2M_ATTR_PMIN, "pmin"},   {DK_LWM2M_ATTR_PMAX, "pmax"},
-                 {DK_LWM2M_ATTR_GT, "gt"},       {DK_LWM2M_ATTR_LT, "lt"},
-                 {DK_LWM2M_ATTR_ST, "st"},       {DK_LWM2M_ATTR_EPMIN, "epmin"},
+    } names[] = {{DK_LWM2M_ATTR_PMIN, "pmin"},  {DK_LWM2M_ATTR_PMAX, "pmax"},
+                 {DK_LWM2M_ATTR_GT, "gt"},      {DK_LWM2M_ATTR_LT, "lt"},
+                 {DK_LWM2M_ATTR_ST, "st"},      {DK_LWM2M_ATTR_EPMIN, "epmin"},
                  {DK_LWM2M_ATTR_EPMAX, "epmax"}};
     if (((a->set | a->unset) & ~(uint32_t)DK_LWM2M_ATTR_NOTIFY) || !(a->set | a->unset) ||
         (a->set & a->unset) || dk_lwm2m_attrs_check(a) != 0)
@@ -1168,13 +1215,27 @@ static int attrs_query(const struct dk_lwm2m_attrs *a, char *out, size_t cap)
             continue;
         char num[40];
         switch (f) {
-        case DK_LWM2M_ATTR_PMIN: snprintf(num, sizeof num, "%u", (unsigned)a->pmin); break;
-        case DK_LWM2M_ATTR_PMAX: snprintf(num, sizeof num, "%u", (unsigned)a->pmax); break;
-        case DK_LWM2M_ATTR_EPMIN: snprintf(num, sizeof num, "%u", (unsigned)a->epmin); break;
-        case DK_LWM2M_ATTR_EPMAX: snprintf(num, sizeof num, "%u", (unsigned)a->epmax); break;
-        case DK_LWM2M_ATTR_GT: fmt_double(num, sizeof num, a->gt); break;
-        case DK_LWM2M_ATTR_LT: fmt_double(num, sizeof num, a->lt); break;
-        default: fmt_double(num, sizeof num, a->st); break;
+        case DK_LWM2M_ATTR_PMIN:
+            snprintf(num, sizeof num, "%u", (unsigned)a->pmin);
+            break;
+        case DK_LWM2M_ATTR_PMAX:
+            snprintf(num, sizeof num, "%u", (unsigned)a->pmax);
+            break;
+        case DK_LWM2M_ATTR_EPMIN:
+            snprintf(num, sizeof num, "%u", (unsigned)a->epmin);
+            break;
+        case DK_LWM2M_ATTR_EPMAX:
+            snprintf(num, sizeof num, "%u", (unsigned)a->epmax);
+            break;
+        case DK_LWM2M_ATTR_GT:
+            fmt_double(num, sizeof num, a->gt);
+            break;
+        case DK_LWM2M_ATTR_LT:
+            fmt_double(num, sizeof num, a->lt);
+            break;
+        default:
+            fmt_double(num, sizeof num, a->st);
+            break;
         }
         dk_buf_put_u8(&b, '=');
         dk_buf_put_str(&b, num);
@@ -1267,13 +1328,16 @@ int dk_server_op_start(struct dk_server *s, const char *ep, const struct dk_serv
         q.payload = op->payload;
         q.payload_len = op->payload_len;
         break;
-    case DK_SERVER_DELETE: dk_coap_client_req_init(&q, DK_COAP_DELETE, path); break;
+    case DK_SERVER_DELETE:
+        dk_coap_client_req_init(&q, DK_COAP_DELETE, path);
+        break;
     }
 
     struct dk_server_opx *x = dk_alloc_zeroed(s->alloc, sizeof *x);
     if (!x)
         return DK_ENOMEM;
     x->srv = s;
+    memcpy(x->ep, r->ep, (size_t)r->ep_len + 1);
     x->coap = s->coap[r->coap_idx];
     x->kind = op->kind;
     x->path = op->path;
@@ -1330,7 +1394,7 @@ static void on_op_response(struct dk_coap_ep *coap, void *user, uint32_t xid,
     s->now = res->now;
     bool final = res->status != 0 || !res->observing;
     struct dk_server_result r = {.id = op->id,
-                                 .ep = op->reg ? op->reg->ep : "",
+                                 .ep = op->ep,
                                  .kind = op->kind,
                                  .path = op->path,
                                  .status = res->status,

@@ -198,7 +198,8 @@ static void client_handler(struct dk_coap_ep *ep, void *user, const struct dk_co
     c->accept = dk_coap_msg_get_uint(req->msg, DK_COAP_OPT_ACCEPT, &v) == 0 ? (int)v : -1;
     assert_true(req->payload_len <= sizeof c->payload);
     c->len = req->payload_len;
-    memcpy(c->payload, req->payload, req->payload_len);
+    if (req->payload_len)
+        memcpy(c->payload, req->payload, req->payload_len);
 
     for (size_t i = 0; i < w->novr; i++)
         if (w->ovr[i].method == c->method && strcmp(w->ovr[i].path, c->path) == 0) {
@@ -209,9 +210,15 @@ static void client_handler(struct dk_coap_ep *ep, void *user, const struct dk_co
             return;
         }
     switch (c->method) {
-    case DK_COAP_DELETE: resp->msg.code = DK_COAP_DELETED; break;
-    case DK_COAP_PUT: resp->msg.code = DK_COAP_CHANGED; break;
-    case DK_COAP_POST: resp->msg.code = DK_COAP_CHANGED; break;
+    case DK_COAP_DELETE:
+        resp->msg.code = DK_COAP_DELETED;
+        break;
+    case DK_COAP_PUT:
+        resp->msg.code = DK_COAP_CHANGED;
+        break;
+    case DK_COAP_POST:
+        resp->msg.code = DK_COAP_CHANGED;
+        break;
     case DK_COAP_GET:
         if (!w->discover) {
             resp->msg.code = DK_COAP_NOT_FOUND;
@@ -221,7 +228,8 @@ static void client_handler(struct dk_coap_ep *ep, void *user, const struct dk_co
         dk_coap_msg_add_uint(&resp->msg, DK_COAP_OPT_CONTENT_FORMAT, DK_COAP_FMT_LINK);
         dk_coap_msg_set_payload(&resp->msg, w->discover, strlen(w->discover));
         break;
-    default: resp->msg.code = DK_COAP_METHOD_NOT_ALLOWED;
+    default:
+        resp->msg.code = DK_COAP_METHOD_NOT_ALLOWED;
     }
 }
 
@@ -490,13 +498,13 @@ static void assert_sequence(const struct world *w, const char *const *want, size
 /* ---- Happy paths -------------------------------------------------------------------------- */
 
 static const char SEC_PSK_TLV[] =
-    "c8 00 0f 636f6170733a2f2f67773a35363834" /* 0: "coaps://gw:5684" */
-    "c1 01 00"                                /* 1: false */
-    "c1 02 00"                                /* 2: mode 0 (PSK) */
-    "c7 03 6f702d64657631"                    /* 3: "op-dev1" */
-    "c0 04"                                   /* 4: empty */
+    "c8 00 0f 636f6170733a2f2f67773a35363834"   /* 0: "coaps://gw:5684" */
+    "c1 01 00"                                  /* 1: false */
+    "c1 02 00"                                  /* 2: mode 0 (PSK) */
+    "c7 03 6f702d64657631"                      /* 3: "op-dev1" */
+    "c0 04"                                     /* 4: empty */
     "c8 05 10 000102030405060708090a0b0c0d0e0f" /* 5: the key */
-    "c1 0a 01";                               /* 10: ssid 1 */
+    "c1 0a 01";                                 /* 10: ssid 1 */
 static const char SRV_TLV[] = "c1 00 01 c2 01 01 2c c1 06 01 c1 07 55";
 static const char ACL_1_0_TLV[] = "c1 00 01 c1 01 00 83 02 41 01 07 c1 03 01";
 static const char ACL_3_0_TLV[] = "c1 00 03 c1 01 00 83 02 41 01 07 c1 03 01";
@@ -512,9 +520,8 @@ static void test_psk_manual_approval(void **state)
     /* The DTLS layer asks for the key by identity. */
     uint8_t key[64];
     size_t klen = 0;
-    assert_int_equal(dk_bs_psk_lookup(&w->bs, &w->caddr, (const uint8_t *)"dev1", 4, key,
-                                      sizeof key, &klen),
-                     0);
+    assert_int_equal(
+        dk_bs_psk_lookup(&w->bs, &w->caddr, (const uint8_t *)"dev1", 4, key, sizeof key, &klen), 0);
     assert_int_equal(klen, 16);
     assert_memory_equal(key, PSK, 16);
 
@@ -1079,8 +1086,8 @@ static void test_superseded_and_acl_absent(void **state)
     assert_string_equal(w->ev_step[i], "write /1/0");
     assert_int_equal(w->ev[i].err, DK_ECANCELED);
     assert_int_equal(count_ev(w, DK_BS_EV_PROVISIONED), 1);
-    static const char *const seq[] = {"DELETE /", "GET /0", "PUT /0/1", "PUT /1/0",
-                                      "PUT /2/0", "POST /bs"};
+    static const char *const seq[] = {"DELETE /", "GET /0",   "PUT /0/1",
+                                      "PUT /1/0", "PUT /2/0", "POST /bs"};
     assert_sequence(w, seq, 6);
     world_free(w);
 }
