@@ -63,6 +63,40 @@
  *    observer is removed when a CON notification times out, on a RST to any
  *    notification, or on a GET with Observe=1.
  *
+ * Block-wise (RFC 7959):
+ *  - Server: Block2 is stateless: the handler is called for every block
+ *    request and must return the same representation (with an ETag if it may
+ *    change); the engine cuts the block. Block1 bodies are reassembled per
+ *    (peer, method, URI) in order (a gap answers 4.08, a body over max_body
+ *    4.13 with Size1), 2.31 Continue acknowledges each block, and the handler
+ *    sees the whole body once. A larger block than block_szx is cut down
+ *    (the client continues after what was taken).
+ *  - Client: bodies larger than a block go out by Block1 (Size1 on the
+ *    first block); responses with Block2 are fetched block by block with a
+ *    fresh token each, and delivered whole. A changed ETag between blocks
+ *    ends the exchange with DK_ESTATE.
+ *  - Not supported: a response larger than a block to a Block1 POST/PUT is
+ *    served by its first block only (the follow-up requests would re-run the
+ *    handler without the body); FETCH bodies are not repeated in Block2
+ *    follow-ups.
+ *
+ * Observe (RFC 7641):
+ *  - Server: a GET (or FETCH) with Observe=0 reaches the handler with
+ *    req->observe_id set; resp->observe accepts it. The registration is kept
+ *    (its options, not its payload) and dk_coap_ep_notify() re-runs the
+ *    handler with req->notification set to produce each notification; its
+ *    sequence numbers are 24-bit and increase per endpoint. A non-2.xx
+ *    notification ends the observation. Handlers may not defer
+ *    notifications, and a deferred response cannot start an observation.
+ *  - Client: notifications older than the last one by the rule of §3.4
+ *    (2^23 window, 128 s) are dropped (stats.stale_notifications). A large
+ *    notification is completed by Block2 GETs without Observe; a newer
+ *    notification supersedes a fetch in progress, also the registration
+ *    response's, so the first callback of an observation may already be a
+ *    notification.
+ *  - Received duplicate NON responses are not remembered: for notifications
+ *    the freshness rule drops them.
+ *
  * Not thread-safe: one thread drives one endpoint (several endpoints may
  * share a config and rng in that thread).
  */
@@ -84,36 +118,37 @@
 
 struct dk_coap_config {
     /* RFC 7252 §4.8 transmission parameters. */
-    dk_time_t ack_timeout_ms;        /* ACK_TIMEOUT: 2000 */
-    uint32_t ack_random_factor_pm;   /* ACK_RANDOM_FACTOR in per mille: 1500 */
-    unsigned max_retransmit;         /* MAX_RETRANSMIT: 4 */
-    unsigned nstart;                 /* NSTART: 1 outstanding request per peer */
-    dk_time_t exchange_lifetime_ms;  /* EXCHANGE_LIFETIME: 247000 (CON dedup) */
-    dk_time_t non_lifetime_ms;       /* NON_LIFETIME: 145000 (NON dedup) */
-    dk_time_t non_timeout_ms;        /* wait for the response to a NON request: 45000 */
-    dk_time_t separate_timeout_ms;   /* wait for a separate response after the
-                                        empty ACK: 93000 */
-    dk_time_t block_timeout_ms;      /* server: drop an idle Block1 reassembly: 247000 */
+    dk_time_t ack_timeout_ms;       /* ACK_TIMEOUT: 2000 */
+    uint32_t ack_random_factor_pm;  /* ACK_RANDOM_FACTOR in per mille: 1500 */
+    unsigned max_retransmit;        /* MAX_RETRANSMIT: 4 */
+    unsigned nstart;                /* NSTART: 1 outstanding request per peer */
+    dk_time_t exchange_lifetime_ms; /* EXCHANGE_LIFETIME: 247000 (CON dedup) */
+    dk_time_t non_lifetime_ms;      /* NON_LIFETIME: 145000 (NON dedup) */
+    dk_time_t non_timeout_ms;       /* wait for the response to a NON request: 45000 */
+    dk_time_t separate_timeout_ms;  /* wait for a separate response after the
+                                       empty ACK: 93000 */
+    dk_time_t block_timeout_ms;     /* server: drop an idle Block1 reassembly: 247000 */
 
     /* Limits. */
-    size_t max_peers;      /* peers with any state: 64 */
-    size_t max_exchanges;  /* client requests, queued ones and observations: 32 */
-    size_t max_dedup;      /* remembered received message ids: 128 */
-    size_t max_observers;  /* server-side observations: 16 */
-    size_t max_block_rx;   /* server-side Block1 reassemblies at once: 4 */
-    size_t max_tx_queue;   /* datagrams waiting for dk_coap_ep_pop_tx(): 64 */
-    size_t max_body;       /* largest body reassembled or served block-wise: 65536 */
-    size_t max_message;    /* largest datagram built: 1152 (RFC 7252 §4.6) */
-    uint8_t block_szx;     /* preferred block size 16 << szx, 0..6: 6 (1024 bytes) */
-    uint8_t token_len;     /* 1..8: 8 */
+    size_t max_peers;     /* peers with any state: 64 */
+    size_t max_exchanges; /* client requests, queued ones and observations: 32 */
+    size_t max_dedup;     /* remembered received message ids: 128 */
+    size_t max_observers; /* server-side observations: 16 */
+    size_t max_block_rx;  /* server-side Block1 reassemblies at once: 4 */
+    size_t max_tx_queue;  /* datagrams waiting for dk_coap_ep_pop_tx(): 64 */
+    size_t max_body;      /* largest body reassembled either way: 65536 */
+    size_t handler_buf;   /* scratch for handler payloads (struct dk_coap_resp.buf): 4096 */
+    size_t max_message;   /* largest datagram built: 1152 (RFC 7252 §4.6) */
+    uint8_t block_szx;    /* preferred block size 16 << szx, 0..6: 6 (1024 bytes) */
+    uint8_t token_len;    /* 1..8: 8 */
 
     /* Observe (server). */
-    unsigned notify_con_every;       /* every Nth notification is CON: 16 (1: all) */
+    unsigned notify_con_every;        /* every Nth notification is CON: 16 (1: all) */
     dk_time_t notify_con_interval_ms; /* at least one CON per this interval: 24 h */
 
-    struct dk_rng *rng;            /* required: message ids, tokens, timeouts */
-    const struct dk_alloc *alloc;  /* NULL: dk_alloc_default() */
-    const struct dk_log *log;      /* may be NULL */
+    struct dk_rng *rng;           /* required: message ids, tokens, timeouts */
+    const struct dk_alloc *alloc; /* NULL: dk_alloc_default() */
+    const struct dk_log *log;     /* may be NULL */
 };
 
 /* Fills the defaults above (rng NULL). Cannot fail. */
@@ -154,7 +189,8 @@ struct dk_coap_deferred {
  * block size is served by Block2 (the handler is called again for each block
  * and must produce the same representation; set an ETag if it may change).
  * Option values and the payload must stay valid until the handler returns;
- * buf (cap bytes, max_body) is scratch memory for the payload. */
+ * buf (cap bytes: handler_buf) is scratch memory for the payload, which may
+ * also point to the handler's own memory. */
 struct dk_coap_resp {
     struct dk_coap_msg msg;
     uint8_t *buf;
@@ -175,8 +211,10 @@ struct dk_coap_result {
      * DK_ETIMEDOUT (no ACK after MAX_RETRANSMIT, or no response in time),
      * DK_ERESET (the peer sent RST), DK_EBADOPT (the response carried an
      * unrecognized critical option and was rejected), DK_EPARSE (a broken
-     * block-wise transfer), DK_ELIMIT (body larger than max_body),
-     * DK_ENOMEM, DK_ECLOSED (dk_coap_ep_peer_closed()). */
+     * block-wise transfer), DK_ESTATE (the representation changed (ETag) or
+     * an error code arrived in the middle of a Block2 transfer), DK_ELIMIT
+     * (body larger than max_body), DK_ENOMEM, DK_ECLOSED
+     * (dk_coap_ep_peer_closed()). */
     int status;
     const struct dk_coap_msg *msg; /* the response (last block); NULL on error */
     const uint8_t *payload;        /* the whole body (Block2 reassembled) */
@@ -190,15 +228,15 @@ typedef void dk_coap_response_fn(struct dk_coap_ep *ep, void *user, uint32_t id,
                                  const struct dk_coap_result *res);
 
 struct dk_coap_client_req {
-    uint8_t method;          /* DK_COAP_GET, ... */
-    bool non;                /* NON instead of CON */
-    const char *uri_host;    /* Uri-Host, NULL: none */
-    uint16_t uri_port;       /* Uri-Port, 0: none */
-    const char *path;        /* "/rd" ("" or NULL: none) */
-    const char *query;       /* "ep=x&lt=60", NULL: none */
-    int content_format;      /* -1: none */
-    int accept;              /* -1: none */
-    const uint8_t *payload;  /* copied; larger than the block size: Block1 */
+    uint8_t method;         /* DK_COAP_GET, ... */
+    bool non;               /* NON instead of CON */
+    const char *uri_host;   /* Uri-Host, NULL: none */
+    uint16_t uri_port;      /* Uri-Port, 0: none */
+    const char *path;       /* "/rd" ("" or NULL: none) */
+    const char *query;      /* "ep=x&lt=60", NULL: none */
+    int content_format;     /* -1: none */
+    int accept;             /* -1: none */
+    const uint8_t *payload; /* copied; larger than the block size: Block1 */
     size_t payload_len;
     const struct dk_coap_opt *opts; /* further options (ETag, If-Match, ...), copied */
     size_t nopts;
@@ -237,15 +275,15 @@ typedef void dk_coap_event_fn(struct dk_coap_ep *ep, void *user, const struct dk
 /* ---- Statistics ------------------------------------------------------------------ */
 
 struct dk_coap_stats {
-    uint64_t rx;              /* datagrams fed */
-    uint64_t tx;              /* datagrams queued for sending (incl. retransmissions) */
+    uint64_t rx; /* datagrams fed */
+    uint64_t tx; /* datagrams queued for sending (incl. retransmissions) */
     uint64_t retransmissions;
-    uint64_t duplicates;      /* received duplicates answered from or dropped by dedup */
+    uint64_t duplicates; /* received duplicates answered from or dropped by dedup */
     uint64_t rst_sent, rst_received;
-    uint64_t timeouts;        /* CON given up, or response waits expired */
-    uint64_t malformed;       /* datagrams refused by the codec */
-    uint64_t dropped;         /* no room: tx queue, peer table or memory */
-    uint64_t dedup_evicted;   /* dedup records dropped before their lifetime */
+    uint64_t timeouts;            /* CON given up, or response waits expired */
+    uint64_t malformed;           /* datagrams refused by the codec */
+    uint64_t dropped;             /* no room: tx queue, peer table or memory */
+    uint64_t dedup_evicted;       /* dedup records dropped before their lifetime */
     uint64_t stale_notifications; /* notifications refused by the freshness rule */
 };
 
@@ -291,8 +329,10 @@ struct dk_coap_ep {
 /* Cannot fail; makes dk_coap_ep_free() safe. */
 void dk_coap_ep_init(struct dk_coap_ep *ep);
 /* cfg (and its rng, alloc, log) must outlive ep; cfg is not copied, so many
- * endpoints can share one. Allocates the peer table, a max_body scratch
- * buffer and a max_message buffer. Errors: DK_EINVAL (no rng, token_len not
+ * endpoints can share one. Allocates the peer table and timer heap
+ * (max_peers), a handler_buf scratch buffer and a max_message buffer. The
+ * endpoint must not be moved or copied after dk_coap_ep_init() (it holds
+ * list heads). Errors: DK_EINVAL (no rng, token_len not
  * 1..8, block_szx > 6, max_message < 64, a zero limit), DK_ENOMEM. */
 int dk_coap_ep_setup(struct dk_coap_ep *ep, const struct dk_coap_config *cfg);
 /* Server role. NULL handler: every request gets 4.04. user is passed back. */
@@ -367,7 +407,7 @@ struct dk_coap_resource {
     /* "/a/b"; a last segment "*" ("/a" followed by "/" and "*") also
      * matches "/a" and everything below it */
     const char *path;
-    unsigned methods;         /* DK_COAP_METHOD_BIT()s allowed; 0: all. Others: 4.05 */
+    unsigned methods; /* DK_COAP_METHOD_BIT()s allowed; 0: all. Others: 4.05 */
     dk_coap_handler_fn *fn;
     void *user;
 };

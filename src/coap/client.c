@@ -293,24 +293,17 @@ static void complete(struct dk_coap_ep *ep, struct xchg *x, const struct dk_coap
                      const uint8_t *payload, size_t len, dk_time_t now)
 {
     struct dk_coap_result res = {0, m, payload, len, false, false, x->b2_seq};
-    if (x->b2_notif) {
-        /* the remaining blocks of a notification arrived */
-        res.notification = true;
+    if (x->b2_notif || x->reg_pending) {
+        /* a notification, or the registration response, is complete */
+        res.notification = x->b2_notif;
         res.observing = true;
+        x->reg_pending = false;
         to_observing(x);
         deliver(ep, x, &res, false, now);
         return;
     }
-    if (x->observe && !x->observing && !x->dereg && x->first_obs &&
-        DK_COAP_CODE_CLASS(x->first_code) == 2) {
-        x->observing = true;
-        x->v1 = x->b2_seq;
-        x->t1 = now;
-        res.observing = true;
-        to_observing(x);
-        deliver(ep, x, &res, false, now);
-        return;
-    }
+    uint32_t seq;
+    res.observe_seq = dk_coap_msg_get_uint(m, DK_COAP_OPT_OBSERVE, &seq) == 0 ? seq & 0xFFFFFF : 0;
     deliver(ep, x, &res, true, now);
 }
 
@@ -319,11 +312,16 @@ static void on_reply(struct dk_coap_ep *ep, struct xchg *x, const struct dk_coap
                      dk_time_t now)
 {
     x->due = DK_TIME_NEVER;
-    if (x->phase != PH_BLOCK2) {
-        uint32_t seq = 0;
-        x->first_obs = dk_coap_msg_get_uint(m, DK_COAP_OPT_OBSERVE, &seq) == 0;
-        x->b2_seq = seq & 0xFFFFFF;
-        x->first_code = m->code;
+    uint32_t seq;
+    if (x->phase != PH_BLOCK2 && x->observe && !x->observing && !x->dereg &&
+        DK_COAP_CODE_CLASS(m->code) == 2 &&
+        dk_coap_msg_get_uint(m, DK_COAP_OPT_OBSERVE, &seq) == 0) {
+        /* Registered (RFC 7641 §3.1). From now on notifications match, even
+         * while the rest of a large registration response is fetched. */
+        x->observing = true;
+        x->reg_pending = true;
+        x->b2_seq = x->v1 = seq & 0xFFFFFF;
+        x->t1 = now;
     }
     int rc;
     if (x->phase == PH_BLOCK1 && m->code == DK_COAP_CONTINUE) {
@@ -411,8 +409,11 @@ static void on_notification(struct dk_coap_ep *ep, struct xchg *x, const struct 
     res.observe_seq = seq;
     struct dk_coap_block b2;
     if (x->state == X_WAIT || x->state == X_QUEUED) {
-        abandon_fetch(ep, x); /* a newer notification supersedes the one being fetched */
+        /* A newer notification supersedes the representation being fetched
+         * (a notification's, or the registration response's). */
+        abandon_fetch(ep, x);
         to_observing(x);
+        x->reg_pending = false;
     }
     if (dk_coap_msg_get_block(m, DK_COAP_OPT_BLOCK2, &b2) == 0 && b2.more && b2.num == 0) {
         int rc = rx_append(ep, x, m, &b2);
@@ -530,8 +531,8 @@ static int build_template(struct dk_coap_ep *ep, const struct dk_coap_client_req
     if (!rc && r->observe)
         rc = dk_coap_msg_add_uint(&m, DK_COAP_OPT_OBSERVE, 0);
     for (size_t i = 0; !rc && i < r->nopts; i++)
-        rc = dk_coap_msg_add_opt(&m, r->opts[i].num, dk_coap_opt_value(&r->opts[i]),
-                                 r->opts[i].len);
+        rc =
+            dk_coap_msg_add_opt(&m, r->opts[i].num, dk_coap_opt_value(&r->opts[i]), r->opts[i].len);
     if (rc)
         return rc == DK_ELIMIT ? DK_ENOSPC : rc;
     /* room left for a token, Observe, block and size options and 16 bytes */

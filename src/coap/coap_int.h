@@ -42,12 +42,12 @@ struct dk_coap_peer {
     size_t heap_idx;
     dk_time_t deadline;
     unsigned busy;
-    unsigned outstanding;        /* requests counted against NSTART */
-    struct dk_coap_link tx;      /* struct tx: our CONs awaiting an ACK */
+    unsigned outstanding;                     /* requests counted against NSTART */
+    struct dk_coap_link tx;                   /* struct tx: our CONs awaiting an ACK */
     struct dk_coap_link dedup_con, dedup_non; /* struct dedup, by expiry */
-    struct dk_coap_link xchg;    /* struct xchg: our requests, in start order */
-    struct dk_coap_link obs;     /* struct observer: who observes us */
-    struct dk_coap_link brx;     /* struct brx: Block1 bodies being received */
+    struct dk_coap_link xchg;                 /* struct xchg: our requests, in start order */
+    struct dk_coap_link obs;                  /* struct observer: who observes us */
+    struct dk_coap_link brx;                  /* struct brx: Block1 bodies being received */
 };
 
 /* One outgoing datagram waiting for dk_coap_ep_pop_tx(). */
@@ -93,15 +93,14 @@ struct xchg {
     struct dk_coap_peer *peer;
     uint32_t id;
     uint8_t state, phase;
-    bool counted;    /* holds one of the peer's NSTART slots */
+    bool counted; /* holds one of the peer's NSTART slots */
     bool non;
-    bool observe;    /* registration requested */
-    bool observing;  /* registration accepted */
-    bool b2_notif;   /* the Block2 fetch completes a notification */
+    bool observe;   /* registration requested */
+    bool observing; /* registration accepted */
+    bool b2_notif;  /* the Block2 fetch completes a notification */
     bool in_cb, cancelled, detached;
-    bool dereg;      /* deregistering (GET with Observe=1) */
-    bool first_obs;  /* the first response (block) carried Observe */
-    uint8_t first_code;
+    bool dereg;       /* deregistering (GET with Observe=1) */
+    bool reg_pending; /* registration accepted, its response not yet delivered */
     uint8_t tkl;
     uint8_t tok[DK_COAP_MAX_TOKEN];  /* token of the request in flight */
     uint8_t otok[DK_COAP_MAX_TOKEN]; /* token of the observation */
@@ -123,7 +122,7 @@ struct xchg {
     uint8_t b2_szx;
     uint8_t etag_len;
     uint8_t etag[8];
-    uint32_t v1;  /* freshness (RFC 7641 §3.4): last sequence number and time */
+    uint32_t v1; /* freshness (RFC 7641 §3.4): last sequence number and time */
     dk_time_t t1;
     uint32_t b2_seq; /* Observe value of the notification being fetched */
 };

@@ -25,6 +25,7 @@ void dk_coap_config_init(struct dk_coap_config *cfg)
     cfg->max_block_rx = 4;
     cfg->max_tx_queue = 64;
     cfg->max_body = 65536;
+    cfg->handler_buf = 4096;
     cfg->max_message = 1152;
     cfg->block_szx = 6;
     cfg->token_len = 8;
@@ -76,7 +77,8 @@ static int check_config(const struct dk_coap_config *c)
     if (c->ack_timeout_ms < 1 || c->ack_random_factor_pm < 1000 || c->nstart < 1 ||
         c->max_retransmit > 20 || c->notify_con_every < 1)
         return DK_EINVAL;
-    if (!c->max_peers || !c->max_exchanges || !c->max_dedup || !c->max_tx_queue || !c->max_body)
+    if (!c->max_peers || !c->max_exchanges || !c->max_dedup || !c->max_tx_queue || !c->max_body ||
+        c->handler_buf < 64)
         return DK_EINVAL;
     return 0;
 }
@@ -96,7 +98,7 @@ int dk_coap_ep_setup(struct dk_coap_ep *ep, const struct dk_coap_config *cfg)
     if (ep->buckets)
         memset(ep->buckets, 0, nb * sizeof *ep->buckets);
     ep->heap = ep_alloc(ep, cfg->max_peers * sizeof *ep->heap);
-    ep->scratch = ep_alloc(ep, cfg->max_body);
+    ep->scratch = ep_alloc(ep, cfg->handler_buf);
     ep->enc = ep_alloc(ep, cfg->max_message);
     if (!ep->buckets || !ep->heap || !ep->scratch || !ep->enc) {
         dk_coap_ep_free(ep);
@@ -415,6 +417,8 @@ void dedup_add(struct dk_coap_ep *ep, struct dk_coap_peer *p, uint16_t mid, bool
         struct dk_coap_peer *op = old->peer;
         dedup_free(ep, old);
         ep->stats.dedup_evicted++;
+        dk_debug(ep->cfg->log, MOD, "dedup table full (%zu): forgot the oldest message id",
+                 ep->cfg->max_dedup);
         if (op != p) {
             peer_reschedule(ep, op);
             peer_gc(ep, op);
@@ -478,6 +482,9 @@ int dk_coap_ep_recv(struct dk_coap_ep *ep, const struct dk_addr *peer, const uin
     int rc = dk_coap_msg_decode(&m, data, len);
     if (rc) {
         ep->stats.malformed++;
+        char a[DK_ADDR_STRLEN];
+        dk_debug(ep->cfg->log, MOD, "%s: dropped %zu-byte datagram: %s",
+                 dk_addr_format(peer, a, sizeof a), len, dk_strerror(rc));
         /* A message format error in a CON is rejected with RST (§4.2). */
         if (rc != DK_EVERSION && len >= 4 && m.type == DK_COAP_CON)
             ep_send_empty(ep, peer, DK_COAP_RST, m.mid);
@@ -512,6 +519,9 @@ int dk_coap_ep_recv(struct dk_coap_ep *ep, const struct dk_addr *peer, const uin
             return 0;
         }
         ep->stats.dropped++;
+        char a[DK_ADDR_STRLEN];
+        dk_debug(ep->cfg->log, MOD, "%s: no room for another peer (%zu)",
+                 dk_addr_format(peer, a, sizeof a), ep->npeers);
         return ep->npeers >= ep->cfg->max_peers ? DK_ELIMIT : DK_ENOMEM;
     }
     p->busy++;
@@ -545,6 +555,9 @@ static void tx_expire(struct dk_coap_ep *ep, struct dk_coap_peer *p, struct tx *
         return;
     }
     ep->stats.timeouts++;
+    char a[DK_ADDR_STRLEN];
+    dk_debug(ep->cfg->log, MOD, "%s: no ACK for message %u after %u retransmissions",
+             dk_addr_format(&p->addr, a, sizeof a), t->mid, t->retransmits);
     tx_finish(ep, p, t, DK_ETIMEDOUT, NULL, now);
 }
 

@@ -36,7 +36,7 @@ static int slice_block2(struct dk_coap_ep *ep, struct dk_coap_msg *r,
         rc = dk_coap_msg_add_uint(r, DK_COAP_OPT_SIZE2, (uint32_t)len);
     if (rc)
         return DK_ELIMIT;
-    dk_coap_msg_set_payload(r, body + off, n);
+    dk_coap_msg_set_payload(r, n ? body + off : NULL, n);
     return 0;
 }
 
@@ -108,7 +108,8 @@ static int brx_append(struct dk_coap_ep *ep, struct brx *b, const uint8_t *data,
         b->data = d;
         b->cap = cap;
     }
-    memcpy(b->data + b->len, data, n);
+    if (n)
+        memcpy(b->data + b->len, data, n);
     b->len = need;
     return 0;
 }
@@ -312,7 +313,7 @@ static void resp_init(struct dk_coap_ep *ep, struct dk_coap_resp *resp, const st
     memset(resp, 0, sizeof *resp);
     dk_coap_msg_init(&resp->msg, DK_COAP_ACK, DK_COAP_NOT_FOUND, 0);
     resp->buf = ep->scratch;
-    resp->cap = ep->cfg->max_body;
+    resp->cap = ep->cfg->handler_buf;
     resp->deferred.peer = *peer;
     resp->deferred.tkl = m->tkl;
     memcpy(resp->deferred.token, m->token, m->tkl);
@@ -358,6 +359,7 @@ static int obs_notify(struct dk_coap_ep *ep, struct observer *o, dk_time_t now)
     o->busy = true;
     call_handler(ep, &req, &resp);
     o->busy = false;
+    o->pending = false; /* this notification carries the newest state already */
     if (o->dropped) {
         ep_free(ep, o);
         return DK_ENOTFOUND;
@@ -466,6 +468,8 @@ int dk_coap_ep_notify(struct dk_coap_ep *ep, const char *path, dk_time_t now)
         peer_reschedule(ep, p);
         peer_gc(ep, p);
     }
+    if (!ep->in_handler)
+        obs_flush_pending(ep, now);
     return count;
 }
 
@@ -486,6 +490,7 @@ int dk_coap_ep_notify_id(struct dk_coap_ep *ep, uint32_t observe_id, dk_time_t n
     p->busy--;
     peer_reschedule(ep, p);
     peer_gc(ep, p);
+    obs_flush_pending(ep, now);
     return rc == DK_ENOTFOUND ? 0 : rc;
 }
 
@@ -519,7 +524,7 @@ static bool answer(struct dk_coap_ep *ep, struct dk_coap_peer *p, const struct d
         if (!con)
             return false; /* RFC 7252 §5.4.1: a NON is rejected silently */
         r->code = DK_COAP_BAD_OPTION;
-        int n = snprintf((char *)ep->scratch, c->max_body, "unrecognized option %u", bad);
+        int n = snprintf((char *)ep->scratch, c->handler_buf, "unrecognized option %u", bad);
         dk_coap_msg_set_payload(r, ep->scratch, n > 0 ? (size_t)n : 0);
         return true;
     }

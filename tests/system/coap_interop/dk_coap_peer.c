@@ -37,6 +37,15 @@ struct opts {
     long notify_ms;
 };
 
+static uint8_t *loaded[3];
+static size_t nloaded;
+
+static void free_loaded(void)
+{
+    while (nloaded)
+        free(loaded[--nloaded]);
+}
+
 static uint8_t *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -47,6 +56,8 @@ static uint8_t *slurp(const char *path, size_t *len)
     uint8_t *buf = malloc(65536);
     *len = fread(buf, 1, 65536, f);
     fclose(f);
+    if (nloaded < 3)
+        loaded[nloaded++] = buf;
     return buf;
 }
 
@@ -266,7 +277,8 @@ struct client {
 
 static void print_payload(const uint8_t *p, size_t n)
 {
-    fwrite(p, 1, n, stdout);
+    if (n)
+        fwrite(p, 1, n, stdout);
     if (n && p[n - 1] != '\n')
         putchar('\n');
 }
@@ -379,6 +391,7 @@ static int run_client(const struct opts *o, const char *method, const char *uri,
 
 int main(int argc, char **argv)
 {
+    atexit(free_loaded);
     struct opts o = {.bind = "127.0.0.1", .cf = -1, .timeout_ms = 10000, .notify_ms = 200};
     static const struct option lo[] = {
         {"backend", required_argument, 0, 'b'}, {"psk-id", required_argument, 0, 'i'},

@@ -152,7 +152,18 @@ static void h_gone(struct dk_coap_ep *ep, void *user, const struct dk_coap_req *
     resp->observe = true;
 }
 
+static void h_set(struct dk_coap_ep *ep, void *user, const struct dk_coap_req *req,
+                  struct dk_coap_resp *resp)
+{
+    struct srv_state *s = user;
+    s->counter++;
+    /* notifications from inside a handler go out after this response */
+    assert_int_equal(dk_coap_ep_notify(ep, "/obs", req->now), 1);
+    resp->msg.code = DK_COAP_CHANGED;
+}
+
 static const struct dk_coap_resource resources[] = {
+    {"/set", 0, h_set, &W.srv},
     {"/hello", DK_COAP_METHOD_BIT(DK_COAP_GET), h_hello, &W.srv},
     {"/big", 0, h_big, NULL},
     {"/upload", DK_COAP_METHOD_BIT(DK_COAP_PUT) | DK_COAP_METHOD_BIT(DK_COAP_POST), h_upload,
@@ -327,7 +338,10 @@ static void test_piggybacked_get(void **state)
     (void)state;
     struct world *w = &W;
     world_init(w, 1);
+    size_t heap_c = dk_coap_ep_heap(&w->c), heap_s = dk_coap_ep_heap(&w->s);
+    assert_true(heap_c > w->ccfg.handler_buf);
     get(w, "/hello");
+    assert_true(dk_coap_ep_heap(&w->c) > heap_c);
     run(w, w->now + 1000);
     assert_int_equal(w->nres, 1);
     assert_int_equal(w->res[0].status, 0);
@@ -351,6 +365,9 @@ static void test_piggybacked_get(void **state)
     run(w, w->now + 247000);
     assert_int_equal(dk_coap_ep_peer_count(&w->s), 0);
     assert_int_equal(dk_coap_ep_deadline(&w->s), DK_TIME_NEVER);
+    /* everything per request is gone again */
+    assert_int_equal(dk_coap_ep_heap(&w->c), heap_c);
+    assert_int_equal(dk_coap_ep_heap(&w->s), heap_s);
     world_stop(w);
 }
 
@@ -467,11 +484,20 @@ static void test_dedup_non_and_con(void **state)
     world_stop(w);
 }
 
+static char last_log[256];
+static void capture_log(void *user, enum dk_log_level level, const char *module, const char *msg)
+{
+    snprintf(last_log, sizeof last_log, "%s: %s", module, msg);
+}
+
 static void test_ping_and_malformed(void **state)
 {
     (void)state;
     struct world *w = &W;
-    world_init(w, 5);
+    world_setup(w, 5);
+    struct dk_log log = {capture_log, NULL, DK_LOG_DEBUG};
+    w->scfg.log = &log;
+    assert_int_equal(world_start(w), 0);
     uint8_t out[64];
     const uint8_t ping[] = {0x40, 0x00, 0xAB, 0xCD};
     assert_int_equal(feed(&w->s, &w->caddr, ping, sizeof ping, w->now, out, sizeof out), 4);
@@ -485,6 +511,8 @@ static void test_ping_and_malformed(void **state)
     assert_int_equal(out[0], 0x70);
     assert_int_equal(out[2], 0x12);
     assert_int_equal(out[3], 0x34);
+    assert_string_equal(last_log,
+                        "coap: 10.0.0.1:40000: dropped 13-byte datagram: malformed input");
     /* the same as NON: silently dropped */
     const uint8_t ntkl9[] = {0x59, 0x01, 0x12, 0x34, 1, 2, 3, 4, 5, 6, 7, 8, 9};
     assert_int_equal(dk_coap_ep_recv(&w->s, &w->caddr, ntkl9, sizeof ntkl9, w->now), DK_EPARSE);
@@ -975,10 +1003,41 @@ static void test_block_errors(void **state)
     assert_int_equal(r.payload_len, 1024);
     assert_non_null(dk_coap_msg_find(&r, DK_COAP_OPT_ETAG));
     assert_true((size_t)len <= w->scfg.max_message);
+    /* block 0 of an empty representation */
+    dk_coap_msg_init(&m, DK_COAP_CON, DK_COAP_GET, 34);
+    dk_coap_msg_add_path(&m, "gone");
+    b2 = (struct dk_coap_block){0, false, 6};
+    dk_coap_msg_add_block(&m, DK_COAP_OPT_BLOCK2, &b2);
+    dk_coap_msg_encode(&m, dg, sizeof dg, &n);
+    len = feed(&w->s, &w->caddr, dg, n, w->now, out2, sizeof out2);
+    assert_int_equal(dk_coap_msg_decode(&r, out2, (size_t)len), 0);
+    assert_int_equal(r.code, DK_COAP_CONTENT);
+    assert_int_equal(dk_coap_msg_get_block(&r, DK_COAP_OPT_BLOCK2, &b2), 0);
+    assert_false(b2.more);
+    assert_int_equal(r.payload_len, 0);
+    /* a Block1 transfer whose last block is empty */
+    for (uint32_t i = 0; i < 2; i++) {
+        dk_coap_msg_init(&m, DK_COAP_CON, DK_COAP_POST, (uint16_t)(40 + i));
+        dk_coap_msg_add_path(&m, "upload");
+        b = (struct dk_coap_block){i, i == 0, 6};
+        dk_coap_msg_add_block(&m, DK_COAP_OPT_BLOCK1, &b);
+        dk_coap_msg_set_payload(&m, payload, i == 0 ? 1024 : 0);
+        dk_coap_msg_encode(&m, dg, sizeof dg, &n);
+        len = feed(&w->s, &w->caddr, dg, n, w->now, out, sizeof out);
+        assert_int_equal(dk_coap_msg_decode(&r, out, (size_t)len), 0);
+        assert_int_equal(r.code, i == 0 ? DK_COAP_CONTINUE : DK_COAP_CREATED);
+    }
+    assert_int_equal(w->srv.upload_calls, 1);
+    assert_int_equal(w->srv.upload_len, 1024);
+    struct dk_coap_block echo;
+    assert_int_equal(dk_coap_msg_get_block(&r, DK_COAP_OPT_BLOCK1, &echo), 0);
+    assert_int_equal(echo.num, 1);
+    assert_false(echo.more);
     world_stop(w);
 }
 
-/* ---- Observe ----------------------------------------------------------------------------------- */
+/* ---- Observe -----------------------------------------------------------------------------------
+ */
 
 static uint32_t observe(struct world *w, const char *path)
 {
@@ -1029,12 +1088,23 @@ static void test_observe_sequence(void **state)
     assert_int_equal(count_sent(w, 1, DK_COAP_NON, DK_COAP_CONTENT), 4);
     assert_int_equal(count_sent(w, 0, DK_COAP_ACK, DK_COAP_EMPTY), 2);
     assert_int_equal(dk_coap_ep_exchange_count(&w->c), 1);
+    /* one observer by its id, then dropped without a word to the client */
+    w->srv.counter = 7;
+    assert_int_equal(dk_coap_ep_notify_id(&w->s, w->srv.last_observe_id, w->now), 0);
+    run(w, w->now + 1000);
+    assert_int_equal(w->nres, 8);
+    assert_memory_equal(w->res[7].payload, "v=7", 3);
+    assert_int_equal(dk_coap_ep_notify_id(&w->s, 12345, w->now), DK_ENOTFOUND);
+    assert_int_equal(dk_coap_ep_observe_drop(&w->s, w->srv.last_observe_id), 0);
+    assert_int_equal(dk_coap_ep_observer_count(&w->s), 0);
+    assert_int_equal(w->srv.events, 0);
+    assert_int_equal(dk_coap_ep_notify(&w->s, "/obs", w->now), 0);
     world_stop(w);
 }
 
 /* Feeds the client a notification with sequence number seq. */
-static void notify_raw(struct world *w, const uint8_t *tok, uint8_t tkl, uint16_t mid,
-                       uint32_t seq, const char *text)
+static void notify_raw(struct world *w, const uint8_t *tok, uint8_t tkl, uint16_t mid, uint32_t seq,
+                       const char *text)
 {
     struct dk_coap_msg n;
     dk_coap_msg_init(&n, DK_COAP_NON, DK_COAP_CONTENT, mid);
@@ -1286,7 +1356,209 @@ static void test_observe_blockwise_notifications(void **state)
     world_stop(w);
 }
 
-/* ---- Allocation failures -------------------------------------------------------------------------- */
+static void test_notify_from_handler(void **state)
+{
+    (void)state;
+    struct world *w = &W;
+    world_init(w, 58);
+    observe(w, "/obs");
+    run(w, w->now + 1000);
+    size_t mark = w->nlog;
+    struct dk_coap_client_req r;
+    dk_coap_client_req_init(&r, DK_COAP_PUT, "/set");
+    r.cb = on_result;
+    r.cb_user = w;
+    assert_int_equal(dk_coap_ep_request(&w->c, &w->saddr, &r, w->now, NULL), 0);
+    run(w, w->now + 1000);
+    assert_int_equal(w->nres, 3);
+    /* the PUT's response went out before the notification it caused */
+    size_t i = mark;
+    while (i < w->nlog && w->log[i].from != 1)
+        i++;
+    assert_int_equal(w->log[i].type, DK_COAP_ACK);
+    assert_int_equal(w->log[i].code, DK_COAP_CHANGED);
+    assert_int_equal(w->log[i + 1].from, 1);
+    assert_int_equal(w->log[i + 1].type, DK_COAP_NON);
+    assert_int_equal(w->log[i + 1].code, DK_COAP_CONTENT);
+    bool got = false;
+    for (size_t k = 0; k < w->nres; k++)
+        if (w->res[k].notification && w->res[k].len == 3 && !memcmp(w->res[k].payload, "v=1", 3))
+            got = true;
+    assert_true(got);
+    world_stop(w);
+}
+
+static void test_notification_during_registration_fetch(void **state)
+{
+    (void)state;
+    struct world *w = &W;
+    world_init(w, 59);
+    dk_time_t t0 = w->now;
+    observe(w, "/obsbig");
+    run(w, t0 + 15); /* block 0 of the registration response is on its way */
+    w->srv.counter = 1;
+    assert_int_equal(dk_coap_ep_notify(&w->s, "/obsbig", w->now), 1);
+    run(w, w->now + 5000);
+    /* the newer state superseded the registration response */
+    assert_int_equal(w->nres, 1);
+    assert_true(w->res[0].observing);
+    assert_true(w->res[0].notification);
+    assert_int_equal(w->res[0].len, 3000);
+    uint8_t want[3000];
+    fill_pattern(want, sizeof want, 1);
+    assert_memory_equal(w->res[0].payload, want, sizeof want);
+    assert_int_equal(dk_coap_ep_observer_count(&w->s), 1);
+    /* and the observation goes on */
+    w->srv.counter = 2;
+    dk_coap_ep_notify(&w->s, "/obsbig", w->now);
+    run(w, w->now + 5000);
+    assert_int_equal(w->nres, 2);
+    fill_pattern(want, sizeof want, 2);
+    assert_memory_equal(w->res[1].payload, want, sizeof want);
+    world_stop(w);
+}
+
+static void test_observe_con_at_least_daily(void **state)
+{
+    (void)state;
+    struct world *w = &W;
+    world_setup(w, 61);
+    w->scfg.notify_con_every = 1000;
+    assert_int_equal(world_start(w), 0);
+    observe(w, "/obs");
+    run(w, w->now + 1000);
+    for (int i = 1; i <= 3; i++) {
+        w->srv.counter = i;
+        dk_coap_ep_notify(&w->s, "/obs", w->now);
+        run(w, w->now + 3600 * 1000);
+    }
+    assert_int_equal(count_sent(w, 1, DK_COAP_CON, DK_COAP_CONTENT), 0);
+    run(w, w->now + 21 * 3600 * 1000);
+    w->srv.counter = 4;
+    dk_coap_ep_notify(&w->s, "/obs", w->now);
+    run(w, w->now + 1000);
+    w->srv.counter = 5;
+    dk_coap_ep_notify(&w->s, "/obs", w->now);
+    run(w, w->now + 1000);
+    assert_int_equal(count_sent(w, 1, DK_COAP_CON, DK_COAP_CONTENT), 1);
+    assert_int_equal(count_sent(w, 1, DK_COAP_NON, DK_COAP_CONTENT), 4);
+    assert_int_equal(w->nres, 6);
+    world_stop(w);
+}
+
+static void test_server_peer_closed_drops_observers(void **state)
+{
+    (void)state;
+    struct world *w = &W;
+    world_init(w, 62);
+    observe(w, "/obs");
+    observe(w, "/gone");
+    run(w, w->now + 1000);
+    assert_int_equal(dk_coap_ep_observer_count(&w->s), 2);
+    dk_coap_ep_peer_closed(&w->s, &w->caddr, w->now);
+    assert_int_equal(dk_coap_ep_observer_count(&w->s), 0);
+    assert_int_equal(w->srv.events, 2);
+    assert_int_equal(w->srv.last_event.reason, DK_ECLOSED);
+    assert_int_equal(dk_coap_ep_peer_count(&w->s), 0);
+    assert_int_equal(dk_coap_ep_observe_drop(&w->s, 1), DK_ENOTFOUND);
+    world_stop(w);
+}
+
+/* Many client endpoints (thousands would run the same way in a load test)
+ * against one server endpoint with many peers: the server's peer table and
+ * timer heap under load, with loss. */
+#define NCLIENTS 300
+static struct dk_coap_ep many[NCLIENTS];
+static struct dk_addr many_addr[NCLIENTS];
+static int many_done[NCLIENTS];
+
+static void on_many(struct dk_coap_ep *ep, void *user, uint32_t id,
+                    const struct dk_coap_result *res)
+{
+    int *done = user;
+    if (res->status == 0 && res->msg->code == DK_COAP_CONTENT && res->payload_len == sizeof big &&
+        memcmp(res->payload, big, sizeof big) == 0)
+        *done = 1;
+    else
+        *done = -1;
+}
+
+static void test_many_clients_one_server(void **state)
+{
+    (void)state;
+    struct world *w = &W;
+    world_setup(w, 70);
+    w->scfg.max_peers = 512;
+    w->scfg.max_dedup = 4096;
+    w->scfg.max_tx_queue = 1024;
+    assert_int_equal(world_start(w), 0);
+    w->net.loss_pct = 5;
+    struct dk_coap_config small = w->ccfg;
+    small.max_peers = 2;
+    small.max_exchanges = 2;
+    small.max_dedup = 8;
+    small.max_tx_queue = 8;
+    small.handler_buf = 256;
+    for (int i = 0; i < NCLIENTS; i++) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "10.1.%d.%d", i / 200, 1 + i % 200);
+        dk_addr_from_ip(&many_addr[i], ip, 5683);
+        dk_coap_ep_init(&many[i]);
+        assert_int_equal(dk_coap_ep_setup(&many[i], &small), 0);
+        many_done[i] = 0;
+        struct dk_coap_client_req r;
+        dk_coap_client_req_init(&r, DK_COAP_GET, "/big");
+        r.cb = on_many;
+        r.cb_user = &many_done[i];
+        assert_int_equal(dk_coap_ep_request(&many[i], &w->saddr, &r, w->now + i, NULL), 0);
+    }
+    size_t per_client = dk_coap_ep_heap(&many[0]);
+    uint8_t buf[2048];
+    struct dk_addr to;
+    static struct dk_fakenet_dgram d;
+    dk_time_t end = w->now + 400000;
+    while (w->now < end) {
+        int n;
+        for (int i = 0; i < NCLIENTS; i++)
+            while ((n = dk_coap_ep_pop_tx(&many[i], &to, buf, sizeof buf)) > 0)
+                dk_fakenet_send(&w->net, &many_addr[i], &to, buf, (size_t)n, w->now);
+        while ((n = dk_coap_ep_pop_tx(&w->s, &to, buf, sizeof buf)) > 0)
+            dk_fakenet_send(&w->net, &w->saddr, &to, buf, (size_t)n, w->now);
+        dk_time_t next = dk_time_min(dk_fakenet_next_time(&w->net), dk_coap_ep_deadline(&w->s));
+        for (int i = 0; i < NCLIENTS; i++)
+            next = dk_time_min(next, dk_coap_ep_deadline(&many[i]));
+        if (next == DK_TIME_NEVER)
+            break;
+        if (next > w->now)
+            w->now = next;
+        while (dk_fakenet_recv(&w->net, w->now, &d)) {
+            if (dk_addr_equal(&d.to, &w->saddr)) {
+                dk_coap_ep_recv(&w->s, &d.from, d.data, d.len, w->now);
+                continue;
+            }
+            for (int i = 0; i < NCLIENTS; i++)
+                if (dk_addr_equal(&d.to, &many_addr[i]))
+                    dk_coap_ep_recv(&many[i], &d.from, d.data, d.len, w->now);
+        }
+        for (int i = 0; i < NCLIENTS; i++)
+            dk_coap_ep_tick(&many[i], w->now);
+        dk_coap_ep_tick(&w->s, w->now);
+    }
+    int ok = 0;
+    for (int i = 0; i < NCLIENTS; i++) {
+        ok += many_done[i] == 1;
+        assert_true(many_done[i] != 0); /* every request ended one way or the other */
+        dk_coap_ep_free(&many[i]);
+    }
+    assert_true(ok >= NCLIENTS * 95 / 100);
+    /* all dedup records expired: the server forgot every peer */
+    assert_int_equal(dk_coap_ep_peer_count(&w->s), 0);
+    assert_true(per_client < 4096); /* a small client with one exchange in flight */
+    world_stop(w);
+}
+
+/* ---- Allocation failures
+ * -------------------------------------------------------------------------- */
 
 static void try_request(struct world *w, uint8_t method, const char *path, size_t body, bool obs)
 {
@@ -1378,6 +1650,11 @@ int main(void)
         cmocka_unit_test(test_observe_con_timeout_drops_observer),
         cmocka_unit_test(test_observe_final_error_notification),
         cmocka_unit_test(test_observe_blockwise_notifications),
+        cmocka_unit_test(test_notify_from_handler),
+        cmocka_unit_test(test_notification_during_registration_fetch),
+        cmocka_unit_test(test_observe_con_at_least_daily),
+        cmocka_unit_test(test_server_peer_closed_drops_observers),
+        cmocka_unit_test(test_many_clients_one_server),
         cmocka_unit_test(test_allocation_failure_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,8 +30,8 @@ static void test_request_bytes_exact(void **state)
     assert_int_equal(dk_coap_msg_add_path(&m, "/rd"), 0);
     uint8_t out[64];
     size_t n = encode(&m, out, sizeof out);
-    const uint8_t want[] = {0x42, 0x01, 0x12, 0x34, 0xAA, 0xBB, 0xB2, 'r',
-                            'd',  0x44, 'e',  'p',  '=',  'x'};
+    const uint8_t want[] = {0x42, 0x01, 0x12, 0x34, 0xAA, 0xBB, 0xB2,
+                            'r',  'd',  0x44, 'e',  'p',  '=',  'x'};
     assert_int_equal(n, sizeof want);
     assert_memory_equal(out, want, sizeof want);
 
@@ -131,13 +131,13 @@ static void test_option_delta_and_length_forms(void **state)
     memset(v12, 'e', sizeof v12);
     struct dk_coap_msg m;
     dk_coap_msg_init(&m, DK_COAP_CON, DK_COAP_PUT, 0x0102);
-    assert_int_equal(dk_coap_msg_add_opt(&m, 1, NULL, 0), 0);      /* delta 1, len 0 */
-    assert_int_equal(dk_coap_msg_add_opt(&m, 12, v12, 12), 0);     /* delta 11, len 12 */
-    assert_int_equal(dk_coap_msg_add_opt(&m, 25, v13, 13), 0);     /* delta 13 (ext 0), len 13 */
-    assert_int_equal(dk_coap_msg_add_opt(&m, 293, v268, 268), 0);  /* delta 268, len 268 */
-    assert_int_equal(dk_coap_msg_add_opt(&m, 562, v269, 269), 0);  /* delta 269, len 269 */
+    assert_int_equal(dk_coap_msg_add_opt(&m, 1, NULL, 0), 0);       /* delta 1, len 0 */
+    assert_int_equal(dk_coap_msg_add_opt(&m, 12, v12, 12), 0);      /* delta 11, len 12 */
+    assert_int_equal(dk_coap_msg_add_opt(&m, 25, v13, 13), 0);      /* delta 13 (ext 0), len 13 */
+    assert_int_equal(dk_coap_msg_add_opt(&m, 293, v268, 268), 0);   /* delta 268, len 268 */
+    assert_int_equal(dk_coap_msg_add_opt(&m, 562, v269, 269), 0);   /* delta 269, len 269 */
     assert_int_equal(dk_coap_msg_add_opt(&m, 65535, v300, 300), 0); /* delta 64973, len 300 */
-    assert_int_equal(dk_coap_msg_add_opt(&m, 65535, NULL, 0), 0);  /* delta 0 */
+    assert_int_equal(dk_coap_msg_add_opt(&m, 65535, NULL, 0), 0);   /* delta 0 */
     dk_coap_msg_set_payload(&m, "P", 1);
     static uint8_t out[2048];
     size_t n = encode(&m, out, sizeof out);
@@ -225,11 +225,11 @@ static void test_truncated_option_fields(void **state)
 {
     (void)state;
     struct dk_coap_msg d;
-    const uint8_t ext_delta1[] = {0x40, 0x01, 0, 1, 0xD0};        /* missing 1-byte delta */
-    const uint8_t ext_delta2[] = {0x40, 0x01, 0, 1, 0xE0, 0x01};  /* missing 2nd delta byte */
-    const uint8_t ext_len1[] = {0x40, 0x01, 0, 1, 0x1D};          /* missing 1-byte length */
-    const uint8_t ext_len2[] = {0x40, 0x01, 0, 1, 0x1E, 0x00};    /* missing 2nd length byte */
-    const uint8_t value[] = {0x40, 0x01, 0, 1, 0xB3, 'a', 'b'};   /* value 3, only 2 bytes */
+    const uint8_t ext_delta1[] = {0x40, 0x01, 0, 1, 0xD0};         /* missing 1-byte delta */
+    const uint8_t ext_delta2[] = {0x40, 0x01, 0, 1, 0xE0, 0x01};   /* missing 2nd delta byte */
+    const uint8_t ext_len1[] = {0x40, 0x01, 0, 1, 0x1D};           /* missing 1-byte length */
+    const uint8_t ext_len2[] = {0x40, 0x01, 0, 1, 0x1E, 0x00};     /* missing 2nd length byte */
+    const uint8_t value[] = {0x40, 0x01, 0, 1, 0xB3, 'a', 'b'};    /* value 3, only 2 bytes */
     const uint8_t value13[] = {0x40, 0x01, 0, 1, 0xBD, 0x00, 'a'}; /* value 13 */
     assert_int_equal(dk_coap_msg_decode(&d, ext_delta1, sizeof ext_delta1), DK_EPARSE);
     assert_int_equal(dk_coap_msg_decode(&d, ext_delta2, sizeof ext_delta2), DK_EPARSE);
@@ -287,8 +287,8 @@ static void test_uint_options(void **state)
     const struct {
         uint32_t v;
         uint16_t len;
-    } cases[] = {{0, 0}, {1, 1}, {255, 1}, {256, 2}, {65535, 2}, {65536, 3}, {0xFFFFFF, 3},
-                 {0x1000000, 4}, {0xFFFFFFFF, 4}};
+    } cases[] = {{0, 0},     {1, 1},        {255, 1},       {256, 2},       {65535, 2},
+                 {65536, 3}, {0xFFFFFF, 3}, {0x1000000, 4}, {0xFFFFFFFF, 4}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct dk_coap_msg m, d;
         dk_coap_msg_init(&m, DK_COAP_CON, DK_COAP_GET, 1);
@@ -322,7 +322,8 @@ static void test_lwm2m_options_round_trip(void **state)
     assert_int_equal(dk_coap_msg_add_uint(&m, DK_COAP_OPT_URI_PORT, 5683), 0);
     assert_int_equal(dk_coap_msg_add_path(&m, "/3/0/1"), 0);
     assert_int_equal(dk_coap_msg_add_query(&m, "ep=dev1&lt=300&b=U&q"), 0);
-    assert_int_equal(dk_coap_msg_add_uint(&m, DK_COAP_OPT_CONTENT_FORMAT, DK_COAP_FMT_LWM2M_TLV), 0);
+    assert_int_equal(dk_coap_msg_add_uint(&m, DK_COAP_OPT_CONTENT_FORMAT, DK_COAP_FMT_LWM2M_TLV),
+                     0);
     assert_int_equal(dk_coap_msg_add_uint(&m, DK_COAP_OPT_ACCEPT, DK_COAP_FMT_SENML_CBOR), 0);
     assert_int_equal(dk_coap_msg_add_uint(&m, DK_COAP_OPT_OBSERVE, 0), 0);
     assert_int_equal(dk_coap_msg_add_opt(&m, DK_COAP_OPT_ETAG, "\x01\x02", 2), 0);
@@ -427,7 +428,7 @@ static void test_critical_option_check(void **state)
 
     dk_coap_msg_init(&m, DK_COAP_CON, DK_COAP_GET, 1);
     dk_coap_msg_add_uint(&m, DK_COAP_OPT_CONTENT_FORMAT, 0);
-    dk_coap_msg_add_uint(&m, DK_COAP_OPT_CONTENT_FORMAT, 40); /* elective repeat: ignored */
+    dk_coap_msg_add_uint(&m, DK_COAP_OPT_CONTENT_FORMAT, 40);  /* elective repeat: ignored */
     dk_coap_msg_add_opt(&m, DK_COAP_OPT_ETAG, "123456789", 9); /* elective, too long: ignored */
     assert_int_equal(dk_coap_msg_check_options(&m, &bad), 0);
     dk_coap_msg_add_opt(&m, DK_COAP_OPT_BLOCK2, "\x01\x02\x03\x04", 4); /* critical, too long */
