@@ -96,8 +96,9 @@ function fmtCoord(lat, lon) {
 function plot(area, devices, onOpen) {
   clear(area);
   area.hidden = false;
-  const W = 640;
-  const H = 400;
+  // User units are about pixels: text stays readable on a phone.
+  const W = Math.round(Math.max(320, Math.min(800, (area.clientWidth || 640) - 16)));
+  const H = Math.round(Math.max(300, Math.min(480, W * 0.62)));
   const M = 48; // top and right
   const ML = 84; // left: latitude labels
   const MB = 46; // bottom: longitude labels
@@ -154,7 +155,8 @@ function plot(area, devices, onOpen) {
     const py = y(d.location.lat);
     const g = h('svg:a', { href: `#/device/${encodeURIComponent(d.endpoint)}`, class: `plot-point state-${d.state}`, 'aria-label': `${d.endpoint}, ${fmtCoord(d.location.lat, d.location.lon)}` },
       h('svg:circle', { cx: px, cy: py, r: 7 }),
-      h('svg:text', { x: px + 10, y: py - 8, class: 'plot-name' }, d.endpoint));
+      // Names go on the side of the point that has room.
+      h('svg:text', px > W / 2 ? { x: px - 10, y: py - 10, class: 'plot-name', 'text-anchor': 'end' } : { x: px + 10, y: py - 10, class: 'plot-name' }, d.endpoint));
     svg.append(g);
   }
   area.append(svg);

@@ -14,6 +14,7 @@
 import { createRequire } from 'node:module';
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 
 const require = createRequire(path.join(process.env.DK_SRC || process.cwd(), 'package.json'));
@@ -42,6 +43,8 @@ let skipped = 0;
 let shotNo = 0;
 const consoleErrors = []; // {text, url, page}
 const children = []; // device processes
+const servers = []; // local HTTP servers of the test
+let tileRequests = 0;
 let allowed = []; // regexps of resource URLs whose load errors a step expects
 
 function watch(page, name) {
@@ -330,6 +333,31 @@ try {
     await checkA11y(page);
   }, { expectErrors: [new RegExp(`^${TILE_ORIGIN.replace(/[.]/g, '\\.')}/`)] });
 
+  await step(page, D, 'map-with-tiles', async () => {
+    // Now a tile server answers (a local stand-in serving one PNG for every
+    // tile): the map is Leaflet with the tiles and a marker per device.
+    const tile = fs.readFileSync(path.join(process.env.DK_SRC, 'web/vendor/leaflet/images/layers-2x.png'));
+    const srv = http.createServer((req, res) => {
+      tileRequests++;
+      res.writeHead(200, { 'Content-Type': 'image/png', 'Cache-Control': 'no-store' });
+      res.end(tile);
+    });
+    servers.push(srv);
+    await new Promise((resolve, reject) => srv.listen(Number(new URL(TILE_ORIGIN).port), '127.0.0.1', resolve).on('error', reject));
+    await page.click('nav a:text-is("Devices")');
+    await page.click('nav a:text-is("Map")');
+    await page.waitForSelector('#map[data-mode]', { timeout: 15000 });
+    assert((await page.getAttribute('#map', 'data-mode')) === 'tiles', `tiles load: ${await page.textContent('.map-status')}`);
+    assert((await page.locator('.leaflet-marker-icon').count()) === 2, 'a marker per device');
+    assert(tileRequests > 0, 'tiles fetched from the tile server');
+    await page.waitForTimeout(500);
+    await shot(page, D, 'map-with-tiles');
+    // Offline again for the rest (the phone's map is the fallback plot).
+    srv.closeAllConnections();
+    await new Promise((resolve) => srv.close(resolve));
+    servers.pop();
+  });
+
   await step(page, D, 'activity', async () => {
     await page.click('nav a:text-is("Activity")');
     await page.waitForSelector('.audit li:has-text("oob.added")');
@@ -396,6 +424,10 @@ try {
 } finally {
   await ctx.close().catch(() => {});
   for (const p of children) p.kill('SIGTERM');
+  for (const srv of servers) {
+    srv.closeAllConnections();
+    srv.close();
+  }
 }
 
 console.log(`screenshots: ${SHOTS}`);
