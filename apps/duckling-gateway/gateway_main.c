@@ -23,40 +23,40 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: " PROG " --data DIR [options]\n"
-            "\n"
-            "The duckling gateway: LwM2M Bootstrap Server, LwM2M Server and the HTTP REST\n"
-            "API (docs/api.md) in one process.\n"
-            "\n"
-            "  --data DIR            data directory (created 0700): gateway.db, admin.token\n"
-            "  --listen ADDR         address to listen on (default 127.0.0.1; \"::\" for all)\n"
-            "  --http-port N         REST API and web UI port (default 8080; 0: any free port)\n"
-            "  --www DIR             serve the web UI from DIR (default: ../share/duckling/web\n"
-            "                        next to the program, else the source tree's web/ folder;\n"
-            "                        \"none\": a placeholder page)\n"
-            "  --map-tiles URL       map tile URL template for the web UI's map, e.g.\n"
-            "                        https://tile.example.org/{z}/{x}/{y}.png (default: none,\n"
-            "                        the map plots coordinates without tiles)\n"
-            "  --approval POLICY     manual (default): the user approves each device;\n"
-            "                        auto: scanning the label is the approval\n"
-            "  --pending-ttl S       seconds a bootstrap request waits for approval (default 600)\n"
-            "  --op-timeout S        seconds an API call waits for a device (default 30)\n"
-            "  --bs-port N           Bootstrap Server port (default 5784)\n"
-            "  --server-port N       LwM2M Server port (default 5684)\n"
-            "  --no-bootstrap        do not run the Bootstrap Server\n"
-            "  --no-server           do not run the LwM2M Server\n"
-            "  --nosec               also open the plain CoAP ports (5783, 5683)\n"
-            "  --home-ssid S         home network written to WIFI devices (object 12)\n"
-            "  --home-psk P          its WPA2 passphrase\n"
-            "  --log-level L         error, warn, info (default), debug\n"
-            "  -h, --help            show this help\n"
-            "  -V, --version         show the version\n"
-            "\n"
-            "Not available yet in this build: the Bootstrap Server and the LwM2M Server\n"
-            "(their options are accepted and reported); device operations answer 503.\n"
-            "\n"
-            "Exit status: 0 on a clean shutdown (SIGTERM, SIGINT), 1 on failure, 2 on bad usage.\n");
+    fprintf(
+        f, "Usage: " PROG " --data DIR [options]\n"
+           "\n"
+           "The duckling gateway: LwM2M Bootstrap Server, LwM2M Server and the HTTP REST\n"
+           "API (docs/api.md) in one process.\n"
+           "\n"
+           "  --data DIR            data directory (created 0700): gateway.db, admin.token\n"
+           "  --listen ADDR         address to listen on (default 127.0.0.1; \"::\" for all)\n"
+           "  --http-port N         REST API and web UI port (default 8080; 0: any free port)\n"
+           "  --www DIR             serve the web UI from DIR (default: ../share/duckling/web\n"
+           "                        next to the program, else the source tree's web/ folder;\n"
+           "                        \"none\": a placeholder page)\n"
+           "  --map-tiles URL       map tile URL template for the web UI's map, e.g.\n"
+           "                        https://tile.example.org/{z}/{x}/{y}.png (default: none,\n"
+           "                        the map plots coordinates without tiles)\n"
+           "  --approval POLICY     manual (default): the user approves each device;\n"
+           "                        auto: scanning the label is the approval\n"
+           "  --pending-ttl S       seconds a bootstrap request waits for approval (default 600)\n"
+           "  --op-timeout S        seconds an API call waits for a device (default 30)\n"
+           "  --bs-port N           Bootstrap Server port (default 5784)\n"
+           "  --server-port N       LwM2M Server port (default 5684)\n"
+           "  --no-bootstrap        do not run the Bootstrap Server\n"
+           "  --no-server           do not run the LwM2M Server\n"
+           "  --nosec               also open the plain CoAP ports (5783, 5683)\n"
+           "  --home-ssid S         home network written to WIFI devices (object 12)\n"
+           "  --home-psk P          its WPA2 passphrase\n"
+           "  --log-level L         error, warn, info (default), debug\n"
+           "  -h, --help            show this help\n"
+           "  -V, --version         show the version\n"
+           "\n"
+           "Not available yet in this build: the Bootstrap Server and the LwM2M Server\n"
+           "(their options are accepted and reported); device operations answer 503.\n"
+           "\n"
+           "Exit status: 0 on a clean shutdown (SIGTERM, SIGINT), 1 on failure, 2 on bad usage.\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -336,7 +336,7 @@ static void report_engines(const struct gw_options *o, const struct dk_gw_config
         fprintf(stderr, PROG ": --nosec: no plain CoAP ports opened (engines not available)\n");
     if (o->home_ssid && !cfg->bs_ops)
         fprintf(stderr, PROG ": --home-ssid: kept for the Bootstrap Server, which is not "
-                        "available yet\n");
+                             "available yet\n");
 }
 
 int gw_main(int argc, char **argv, const struct gw_engines *engines)
@@ -401,8 +401,8 @@ int gw_main(int argc, char **argv, const struct gw_engines *engines)
         .approval = opt.approval,
         .pending_ttl = opt.pending_ttl,
         .log = &log,
-        .bootstrap_status = opt.no_bootstrap ? "off (--no-bootstrap)"
-                                             : "not available yet in this build",
+        .bootstrap_status =
+            opt.no_bootstrap ? "off (--no-bootstrap)" : "not available yet in this build",
         .server_status = opt.no_server ? "off (--no-server)" : "not available yet in this build",
     };
     if (engines && engines->prepare) {
@@ -439,8 +439,8 @@ int gw_main(int argc, char **argv, const struct gw_engines *engines)
 
     if (created) {
         /* Shown once: afterwards it is only in the file (mode 0600). */
-        printf("admin token (shown once; kept in %s/admin.token, mode 0600):\n%s\n",
-               opt.data_dir, token);
+        printf("admin token (shown once; kept in %s/admin.token, mode 0600):\n%s\n", opt.data_dir,
+               token);
     }
     report_engines(&opt, &cfg);
     fprintf(stderr, PROG ": web UI: %s\n", web_dir ? web_dir : "none found (placeholder page)");

@@ -18,8 +18,8 @@ struct gw_options {
     const char *www_dir;   /* NULL: look for the installed or source web/ */
     const char *map_tiles; /* tile URL template for the web UI's map, or NULL */
     enum dk_gw_approval approval;
-    int64_t pending_ttl;   /* seconds */
-    int64_t op_timeout;    /* seconds */
+    int64_t pending_ttl; /* seconds */
+    int64_t op_timeout;  /* seconds */
     bool no_bootstrap;
     bool no_server;
     bool nosec;

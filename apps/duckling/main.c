@@ -61,42 +61,41 @@ static int usage_error(const char *fmt, ...)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: " PROG " [--gateway URL] [--token-file F] [--json] COMMAND [ARGS]\n"
-            "\n"
-            "The duckling controller: talks to a duckling-gateway over its REST API.\n"
-            "\n"
-            "Commands:\n"
-            "  scan TEXT               add a device's label (its OOB text) to the gateway\n"
-            "  scan --image PNG        decode the label's QR code (zbarimg) and add it\n"
-            "  labels                  list the labels (OOB records) the gateway knows\n"
-            "  delete-label EP         forget EP's label\n"
-            "  pending                 list bootstrap requests waiting for approval\n"
-            "  approve EP              approve EP's bootstrap request\n"
-            "  deny EP                 deny EP's bootstrap request\n"
-            "  devices                 list devices with state, last seen and location\n"
-            "  device EP               show one device, its credentials and latest values\n"
-            "  read EP PATH            read a resource, instance or object (/3303/0/5700)\n"
-            "  write EP PATH VALUE     write VALUE (JSON, or else taken as a string)\n"
-            "  exec EP PATH [ARGS]     execute a resource\n"
-            "  observe [--count N] EP PATH\n"
-            "                          observe a path and print its notifications\n"
-            "  unobserve EP PATH       stop observing\n"
-            "  reset EP                remote factory reset (then its credentials are revoked)\n"
-            "  remove EP               forget a device and revoke its credentials\n"
-            "  audit [--limit N] [EP]  the audit log, newest first\n"
-            "  events [--count N]      follow the gateway's event stream\n"
-            "  status                  what the gateway runs\n"
-            "\n"
-            "Options:\n"
-            "  --gateway URL           default http://127.0.0.1:8080 (or $DUCKLING_GATEWAY)\n"
-            "  --token-file F          the admin token file (or $DUCKLING_TOKEN_FILE)\n"
-            "  --json                  print the API's JSON instead of text\n"
-            "  --timeout S             seconds to wait for an answer (default 60)\n"
-            "  -h, --help, -V, --version\n"
-            "\n"
-            "Exit status: 0 on success, 1 when the gateway refuses or fails (its error is\n"
-            "printed), 2 on bad usage.\n");
+    fprintf(f, "Usage: " PROG " [--gateway URL] [--token-file F] [--json] COMMAND [ARGS]\n"
+               "\n"
+               "The duckling controller: talks to a duckling-gateway over its REST API.\n"
+               "\n"
+               "Commands:\n"
+               "  scan TEXT               add a device's label (its OOB text) to the gateway\n"
+               "  scan --image PNG        decode the label's QR code (zbarimg) and add it\n"
+               "  labels                  list the labels (OOB records) the gateway knows\n"
+               "  delete-label EP         forget EP's label\n"
+               "  pending                 list bootstrap requests waiting for approval\n"
+               "  approve EP              approve EP's bootstrap request\n"
+               "  deny EP                 deny EP's bootstrap request\n"
+               "  devices                 list devices with state, last seen and location\n"
+               "  device EP               show one device, its credentials and latest values\n"
+               "  read EP PATH            read a resource, instance or object (/3303/0/5700)\n"
+               "  write EP PATH VALUE     write VALUE (JSON, or else taken as a string)\n"
+               "  exec EP PATH [ARGS]     execute a resource\n"
+               "  observe [--count N] EP PATH\n"
+               "                          observe a path and print its notifications\n"
+               "  unobserve EP PATH       stop observing\n"
+               "  reset EP                remote factory reset (then its credentials are revoked)\n"
+               "  remove EP               forget a device and revoke its credentials\n"
+               "  audit [--limit N] [EP]  the audit log, newest first\n"
+               "  events [--count N]      follow the gateway's event stream\n"
+               "  status                  what the gateway runs\n"
+               "\n"
+               "Options:\n"
+               "  --gateway URL           default http://127.0.0.1:8080 (or $DUCKLING_GATEWAY)\n"
+               "  --token-file F          the admin token file (or $DUCKLING_TOKEN_FILE)\n"
+               "  --json                  print the API's JSON instead of text\n"
+               "  --timeout S             seconds to wait for an answer (default 60)\n"
+               "  -h, --help, -V, --version\n"
+               "\n"
+               "Exit status: 0 on success, 1 when the gateway refuses or fails (its error is\n"
+               "printed), 2 on bad usage.\n");
 }
 
 static int read_token(struct ctx *c)
@@ -157,7 +156,8 @@ static char *url_for(struct ctx *c, CURL *h, const char *prefix, const char *ep,
     size_t gl = strlen(c->gateway);
     while (gl && c->gateway[gl - 1] == '/')
         gl--;
-    size_t n = gl + strlen(prefix) + (esc ? strlen(esc) + 1 : 0) + (rest ? strlen(rest) + 1 : 0) + 1;
+    size_t n =
+        gl + strlen(prefix) + (esc ? strlen(esc) + 1 : 0) + (rest ? strlen(rest) + 1 : 0) + 1;
     char *url = malloc(n);
     if (url)
         snprintf(url, n, "%.*s%s%s%s%s", (int)gl, c->gateway, prefix, esc ? "/" : "",
@@ -225,7 +225,9 @@ static int request(struct ctx *c, const char *method, const char *prefix, const 
     int ret = 0;
     if (rc != CURLE_OK) {
         ret = fail(c, "%s: %s", c->gateway,
-                   b.too_big ? "answer too large" : errbuf[0] ? errbuf : curl_easy_strerror(rc));
+                   b.too_big   ? "answer too large"
+                   : errbuf[0] ? errbuf
+                               : curl_easy_strerror(rc));
         free(b.p);
     } else {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
@@ -451,8 +453,8 @@ static int cmd_labels(struct ctx *c)
     {
         char t[32];
         fmt_time(num(o, "created", 0), t, sizeof t);
-        printf("%-24s %-10s %-7s %-5s %s\n", str(o, "endpoint"), str(o, "type"),
-               str(o, "channel"), str(o, "cred_type"), t);
+        printf("%-24s %-10s %-7s %-5s %s\n", str(o, "endpoint"), str(o, "type"), str(o, "channel"),
+               str(o, "cred_type"), t);
     }
     reply_free(&r);
     return 0;
@@ -546,8 +548,7 @@ static int cmd_device(struct ctx *c, const char *ep)
     const cJSON *reg = cJSON_GetObjectItemCaseSensitive(d, "registration");
     if (cJSON_IsObject(reg))
         printf("registration: lifetime %.0f s, binding %s, from %s\n              objects %s\n",
-               num(reg, "lifetime", 0), str(reg, "binding"), str(reg, "peer"),
-               str(reg, "objects"));
+               num(reg, "lifetime", 0), str(reg, "binding"), str(reg, "peer"), str(reg, "objects"));
     const cJSON *cr = cJSON_GetObjectItemCaseSensitive(d, "credentials");
     if (cJSON_IsObject(cr))
         printf("credentials:  %s%s%s\n", str(cr, "kind"),
@@ -811,9 +812,10 @@ static int follow_events(struct ctx *c, long count, const char *ep, const char *
         /* An error answer is JSON, collected as one "line". */
         s.line[s.n] = '\0';
         cJSON *j = cJSON_Parse(s.line);
-        ret = fail(c, "%s (HTTP %ld)", cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "error"))
-                                           ? str(j, "error")
-                                           : "event stream refused",
+        ret = fail(c, "%s (HTTP %ld)",
+                   cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "error"))
+                       ? str(j, "error")
+                       : "event stream refused",
                    status);
         cJSON_Delete(j);
     } else if (rc != CURLE_OK && !done) {
@@ -999,8 +1001,7 @@ static int dispatch(struct ctx *c, int argc, char **argv)
     if (strcmp(cmd, "labels") == 0)
         return (rc = need(n, 0, cmd, "no arguments")) ? rc : cmd_labels(c);
     if (strcmp(cmd, "delete-label") == 0)
-        return (rc = need(n, 1, cmd, "EP")) ? rc
-                                               : cmd_delete(c, "/api/oob", a[0], "label deleted");
+        return (rc = need(n, 1, cmd, "EP")) ? rc : cmd_delete(c, "/api/oob", a[0], "label deleted");
     if (strcmp(cmd, "pending") == 0)
         return (rc = need(n, 0, cmd, "no arguments")) ? rc : cmd_pending(c);
     if (strcmp(cmd, "approve") == 0 || strcmp(cmd, "deny") == 0)
@@ -1034,9 +1035,12 @@ static int dispatch(struct ctx *c, int argc, char **argv)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"gateway", required_argument, NULL, 'g'}, {"token-file", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},          {"timeout", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
+        {"gateway", required_argument, NULL, 'g'},
+        {"token-file", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     struct ctx c = {.timeout = 60, .what = "duckling"};

@@ -113,11 +113,11 @@ enum dk_gw_approval {
 #define DK_GW_TOKEN_HEX 64 /* 256-bit admin token as lowercase hex */
 
 struct dk_gw_config {
-    struct dk_gwdb *db;        /* required; open; outlives the gateway */
-    const char *token;         /* required: the admin token (hex), copied */
-    const char *listen;        /* IP to bind; NULL: "127.0.0.1"; "::" is dual stack */
-    uint16_t port;             /* 0: a free port (see dk_gw_port()) */
-    const char *www_dir;       /* web UI folder served from "/"; NULL: built-in page */
+    struct dk_gwdb *db;  /* required; open; outlives the gateway */
+    const char *token;   /* required: the admin token (hex), copied */
+    const char *listen;  /* IP to bind; NULL: "127.0.0.1"; "::" is dual stack */
+    uint16_t port;       /* 0: a free port (see dk_gw_port()) */
+    const char *www_dir; /* web UI folder served from "/"; NULL: built-in page */
     /* Map tile URL template for the web UI ("https://{s}.tile.example/{z}/{x}/{y}.png");
      * NULL: none (the UI plots coordinates without tiles). Its origin is added
      * to the pages' Content-Security-Policy img-src. */
@@ -125,14 +125,14 @@ struct dk_gw_config {
     /* Randomness for event stream tickets (POST /api/events/ticket); NULL:
      * no tickets (503). Outlives the gateway; used on the loop thread only. */
     struct dk_rng *rng;
-    size_t max_body;           /* request body limit in bytes; 0: 16 KiB */
-    unsigned max_connections;  /* 0: 64 */
-    dk_time_t op_timeout_ms;   /* device operations; 0: 30 s */
-    dk_time_t keepalive_ms;    /* event stream keep-alive comments; 0: 15 s */
+    size_t max_body;          /* request body limit in bytes; 0: 16 KiB */
+    unsigned max_connections; /* 0: 64 */
+    dk_time_t op_timeout_ms;  /* device operations; 0: 30 s */
+    dk_time_t keepalive_ms;   /* event stream keep-alive comments; 0: 15 s */
     enum dk_gw_approval approval;
-    int64_t pending_ttl;       /* seconds a pending request waits; 0: 600 */
-    size_t max_pending;        /* pending requests at once; 0: 64 */
-    size_t audit_keep;         /* audit events kept; 0: 100000 */
+    int64_t pending_ttl; /* seconds a pending request waits; 0: 600 */
+    size_t max_pending;  /* pending requests at once; 0: 64 */
+    size_t audit_keep;   /* audit events kept; 0: 100000 */
 
     const struct dk_gw_device_ops *dev_ops; /* NULL: no LwM2M Server (503) */
     void *dev_user;
@@ -142,7 +142,7 @@ struct dk_gw_config {
     const char *bootstrap_status;
     const char *server_status;
 
-    const struct dk_log *log;  /* may be NULL; outlives the gateway */
+    const struct dk_log *log; /* may be NULL; outlives the gateway */
     /* Wall clock (Unix seconds) for the database; NULL: dk_clock_wall. */
     int64_t (*wall)(void);
 };
@@ -165,19 +165,19 @@ struct dk_gw_ticket {
 struct dk_gw {
     struct dk_gw_config cfg;
     struct dk_gw_ticket tickets[DK_GW_TICKETS];
-    char csp[768];             /* Content-Security-Policy of HTML pages */
+    char csp[768]; /* Content-Security-Policy of HTML pages */
     char token[DK_GW_TOKEN_HEX + 1];
     struct MHD_Daemon *mhd;
     int epoll_fd;
     uint16_t port;
     struct dk_loop *loop;
-    bool kick;                 /* MHD_run needed soon (a connection was resumed) */
-    struct dk_gw_req *ops;     /* requests waiting on a device */
-    struct dk_gw_sse *sse;     /* event stream clients */
+    bool kick;             /* MHD_run needed soon (a connection was resumed) */
+    struct dk_gw_req *ops; /* requests waiting on a device */
+    struct dk_gw_sse *sse; /* event stream clients */
     uint64_t event_id;
     dk_time_t next_keepalive;
-    dk_time_t next_expiry;     /* next check for expired pending requests */
-    int64_t audit_window;      /* rate limit for auditing refused API calls */
+    dk_time_t next_expiry; /* next check for expired pending requests */
+    int64_t audit_window;  /* rate limit for auditing refused API calls */
     unsigned audit_in_window;
     unsigned long audit_suppressed;
     uint64_t audit_count;
@@ -221,8 +221,8 @@ enum dk_gw_decision {
  * (bounded, expiring) and the policy decides (auto -> APPROVED, manual ->
  * PENDING). Every outcome is audited and published on the event stream.
  * peer: "addr:port" text (may be NULL). Errors: DK_EINVAL, DK_EIO. */
-int dk_gw_bootstrap_attempt(struct dk_gw *gw, const char *ep, bool label_match,
-                            int peer_cred_type, const char *peer, enum dk_gw_decision *out);
+int dk_gw_bootstrap_attempt(struct dk_gw *gw, const char *ep, bool label_match, int peer_cred_type,
+                            const char *peer, enum dk_gw_decision *out);
 /* The engine made operational credentials for ep: stores them (revoking the
  * old ones) and audits (without secrets). Errors: as dk_gwdb_creds_issue(). */
 int dk_gw_creds_issued(struct dk_gw *gw, const struct dk_gw_cred *c);
@@ -253,8 +253,7 @@ int dk_gw_audit(struct dk_gw *gw, const char *ep, const char *event, const char 
  *   id: N / event: type / data: {"type":type,"time":T,"endpoint":ep,...data}
  * data_json: a JSON object whose members are added (may be NULL).
  * Errors: DK_EINVAL (type empty, data_json not an object), DK_ENOMEM. */
-int dk_gw_event_publish(struct dk_gw *gw, const char *type, const char *ep,
-                        const char *data_json);
+int dk_gw_event_publish(struct dk_gw *gw, const char *type, const char *ep, const char *data_json);
 
 /* ---- Admin token ---------------------------------------------------------------- */
 
@@ -262,32 +261,32 @@ int dk_gw_event_publish(struct dk_gw *gw, const char *type, const char *ep,
  * O_EXCL) when missing; *created says which. A token file readable by group
  * or others is refused (DK_EPERM), as is a malformed one (DK_EPARSE).
  * out gets DK_GW_TOKEN_HEX hex digits and a NUL. Errors also: DK_EIO, DK_ECRYPTO. */
-int dk_gw_token_load_or_create(const char *dir, struct dk_rng *rng,
-                               char out[DK_GW_TOKEN_HEX + 1], bool *created);
+int dk_gw_token_load_or_create(const char *dir, struct dk_rng *rng, char out[DK_GW_TOKEN_HEX + 1],
+                               bool *created);
 
 /* ---- Requests into commands (pure; what the fuzz target drives) ------------------- */
 
 enum dk_gw_cmd_kind {
-    DK_GW_CMD_STATUS,          /* GET /api/status */
-    DK_GW_CMD_OOB_ADD,         /* POST /api/oob {"label": TEXT} */
-    DK_GW_CMD_OOB_LIST,        /* GET /api/oob */
-    DK_GW_CMD_OOB_DELETE,      /* DELETE /api/oob/{ep} */
-    DK_GW_CMD_PENDING_LIST,    /* GET /api/pending */
-    DK_GW_CMD_APPROVE,         /* POST /api/pending/{ep}/approve */
-    DK_GW_CMD_DENY,            /* POST /api/pending/{ep}/deny */
-    DK_GW_CMD_DEVICES,         /* GET /api/devices */
-    DK_GW_CMD_DEVICE_GET,      /* GET /api/devices/{ep} */
-    DK_GW_CMD_DEVICE_DELETE,   /* DELETE /api/devices/{ep} */
-    DK_GW_CMD_RESET,           /* POST /api/devices/{ep}/reset */
-    DK_GW_CMD_READ,            /* GET /api/devices/{ep}/{path} */
-    DK_GW_CMD_WRITE,           /* PUT /api/devices/{ep}/{path} {"value": V} */
-    DK_GW_CMD_EXECUTE,         /* POST /api/devices/{ep}/{path} [{"args": S}] */
-    DK_GW_CMD_OBSERVE,         /* POST /api/devices/{ep}/{path}/observe */
-    DK_GW_CMD_UNOBSERVE,       /* DELETE /api/devices/{ep}/{path}/observe */
-    DK_GW_CMD_AUDIT,           /* GET /api/audit[?limit=N&before=ID&endpoint=EP] */
-    DK_GW_CMD_EVENTS,          /* GET /api/events */
-    DK_GW_CMD_STATIC,          /* GET|HEAD anything outside /api */
-    DK_GW_CMD_EVENTS_TICKET,   /* POST /api/events/ticket */
+    DK_GW_CMD_STATUS,        /* GET /api/status */
+    DK_GW_CMD_OOB_ADD,       /* POST /api/oob {"label": TEXT} */
+    DK_GW_CMD_OOB_LIST,      /* GET /api/oob */
+    DK_GW_CMD_OOB_DELETE,    /* DELETE /api/oob/{ep} */
+    DK_GW_CMD_PENDING_LIST,  /* GET /api/pending */
+    DK_GW_CMD_APPROVE,       /* POST /api/pending/{ep}/approve */
+    DK_GW_CMD_DENY,          /* POST /api/pending/{ep}/deny */
+    DK_GW_CMD_DEVICES,       /* GET /api/devices */
+    DK_GW_CMD_DEVICE_GET,    /* GET /api/devices/{ep} */
+    DK_GW_CMD_DEVICE_DELETE, /* DELETE /api/devices/{ep} */
+    DK_GW_CMD_RESET,         /* POST /api/devices/{ep}/reset */
+    DK_GW_CMD_READ,          /* GET /api/devices/{ep}/{path} */
+    DK_GW_CMD_WRITE,         /* PUT /api/devices/{ep}/{path} {"value": V} */
+    DK_GW_CMD_EXECUTE,       /* POST /api/devices/{ep}/{path} [{"args": S}] */
+    DK_GW_CMD_OBSERVE,       /* POST /api/devices/{ep}/{path}/observe */
+    DK_GW_CMD_UNOBSERVE,     /* DELETE /api/devices/{ep}/{path}/observe */
+    DK_GW_CMD_AUDIT,         /* GET /api/audit[?limit=N&before=ID&endpoint=EP] */
+    DK_GW_CMD_EVENTS,        /* GET /api/events */
+    DK_GW_CMD_STATIC,        /* GET|HEAD anything outside /api */
+    DK_GW_CMD_EVENTS_TICKET, /* POST /api/events/ticket */
 };
 
 #define DK_GW_ARGS_MAX 255
@@ -296,9 +295,9 @@ enum dk_gw_cmd_kind {
 struct dk_gw_cmd {
     enum dk_gw_cmd_kind kind;
     char ep[DK_GW_EP_MAX + 1];
-    char path[DK_GW_PATH_MAX + 1];        /* LwM2M path, normalised */
-    char *value_json;                     /* WRITE: owned */
-    char args[DK_GW_ARGS_MAX + 1];        /* EXECUTE: "" when none */
+    char path[DK_GW_PATH_MAX + 1]; /* LwM2M path, normalised */
+    char *value_json;              /* WRITE: owned */
+    char args[DK_GW_ARGS_MAX + 1]; /* EXECUTE: "" when none */
     bool has_args;
     struct dk_gw_oob oob;                 /* OOB_ADD: the parsed label (SECRETS) */
     size_t limit;                         /* AUDIT */
@@ -327,9 +326,8 @@ void dk_gw_cmd_init(struct dk_gw_cmd *cmd);
  * Returns 0 with *cmd filled, or DK_EPARSE (400), DK_ENOTFOUND (404),
  * DK_ENOTSUP (405), DK_ENOMEM, with *err filled. Call dk_gw_cmd_free() in
  * both cases. */
-int dk_gw_cmd_parse(const char *method, const char *raw_path, const char *query,
-                    const char *body, size_t len, struct dk_gw_cmd *cmd,
-                    struct dk_gw_cmd_error *err);
+int dk_gw_cmd_parse(const char *method, const char *raw_path, const char *query, const char *body,
+                    size_t len, struct dk_gw_cmd *cmd, struct dk_gw_cmd_error *err);
 /* Frees what cmd owns and wipes its secrets. Always safe after init. */
 void dk_gw_cmd_free(struct dk_gw_cmd *cmd);
 

@@ -31,17 +31,17 @@
 
 #include <duckling/log.h>
 
-#define DK_GW_EP_MAX 64       /* endpoint name, characters (DK_OOB_ENDPOINT_MAX) */
-#define DK_GW_TYPE_MAX 32     /* device type (DK_OOB_TYPE_MAX) */
+#define DK_GW_EP_MAX 64   /* endpoint name, characters (DK_OOB_ENDPOINT_MAX) */
+#define DK_GW_TYPE_MAX 32 /* device type (DK_OOB_TYPE_MAX) */
 #define DK_GW_SSID_MAX 32
-#define DK_GW_SECRET_MAX 64   /* bootstrap PSK / cred value / AP PSK bytes */
-#define DK_GW_PEER_MAX 64     /* "[v6%scope]:port" (DK_ADDR_STRLEN) */
-#define DK_GW_LINKS_MAX 2048  /* registration object links (CoRE link format) */
-#define DK_GW_PSK_ID_MAX 128  /* DK_DTLS_PSK_ID_MAX */
-#define DK_GW_CERT_MAX 2048   /* one DER certificate */
-#define DK_GW_PATH_MAX 48     /* "/65535/65535/65535/65535" and then some */
-#define DK_GW_EVENT_MAX 48    /* audit event name */
-#define DK_GW_DETAIL_MAX 512  /* audit detail (longer text is cut) */
+#define DK_GW_SECRET_MAX 64  /* bootstrap PSK / cred value / AP PSK bytes */
+#define DK_GW_PEER_MAX 64    /* "[v6%scope]:port" (DK_ADDR_STRLEN) */
+#define DK_GW_LINKS_MAX 2048 /* registration object links (CoRE link format) */
+#define DK_GW_PSK_ID_MAX 128 /* DK_DTLS_PSK_ID_MAX */
+#define DK_GW_CERT_MAX 2048  /* one DER certificate */
+#define DK_GW_PATH_MAX 48    /* "/65535/65535/65535/65535" and then some */
+#define DK_GW_EVENT_MAX 48   /* audit event name */
+#define DK_GW_DETAIL_MAX 512 /* audit detail (longer text is cut) */
 
 /* Wire values of <cred-type> (same as enum dk_oob_cred). */
 enum dk_gw_cred_type {
@@ -63,10 +63,10 @@ struct dk_gw_oob {
     char ap_ssid[DK_GW_SSID_MAX + 1];
     uint8_t ap_psk[DK_GW_SECRET_MAX]; /* SECRET */
     size_t ap_psk_len;
-    int cred_type;                    /* enum dk_gw_cred_type */
-    uint8_t cred[DK_GW_SECRET_MAX];   /* SECRET for PSK; truncated hash for RPK/X.509 */
+    int cred_type;                  /* enum dk_gw_cred_type */
+    uint8_t cred[DK_GW_SECRET_MAX]; /* SECRET for PSK; truncated hash for RPK/X.509 */
     size_t cred_len;
-    char label_sha256[65];            /* hex SHA-256 of the label text as scanned */
+    char label_sha256[65]; /* hex SHA-256 of the label text as scanned */
     int64_t created;
 };
 
@@ -84,13 +84,13 @@ struct dk_gw_request {
     int64_t id;
     char endpoint[DK_GW_EP_MAX + 1];
     enum dk_gw_req_state state;
-    bool label_match;        /* the peer's credential matched the OOB record */
-    int peer_cred_type;      /* enum dk_gw_cred_type the peer authenticated with */
+    bool label_match;   /* the peer's credential matched the OOB record */
+    int peer_cred_type; /* enum dk_gw_cred_type the peer authenticated with */
     char peer[DK_GW_PEER_MAX + 1];
-    int64_t created;         /* first attempt */
-    int64_t last_attempt;    /* latest attempt (devices retry while pending) */
-    int64_t expires;         /* a pending request expires at this time */
-    int64_t decided;         /* 0 while pending */
+    int64_t created;      /* first attempt */
+    int64_t last_attempt; /* latest attempt (devices retry while pending) */
+    int64_t expires;      /* a pending request expires at this time */
+    int64_t decided;      /* 0 while pending */
 };
 
 /* ---- Devices ------------------------------------------------------------ */
@@ -109,23 +109,23 @@ const char *dk_gw_dev_state_name(enum dk_gw_dev_state s); /* "expected", ... */
 int dk_gw_dev_state_parse(const char *s, enum dk_gw_dev_state *out);
 
 struct dk_gw_registration {
-    int64_t lifetime;             /* seconds */
-    char binding[8];              /* "U" */
-    char version[8];              /* "1.1" */
+    int64_t lifetime; /* seconds */
+    char binding[8];  /* "U" */
+    char version[8];  /* "1.1" */
     char links[DK_GW_LINKS_MAX + 1];
     char peer[DK_GW_PEER_MAX + 1];
-    char location[32];            /* the Server's registration location, e.g. "/rd/4f2a" */
-    int64_t registered;           /* registration or last update time */
+    char location[32];  /* the Server's registration location, e.g. "/rd/4f2a" */
+    int64_t registered; /* registration or last update time */
 };
 
 struct dk_gw_device {
     char endpoint[DK_GW_EP_MAX + 1];
     enum dk_gw_dev_state state;
     char type[DK_GW_TYPE_MAX + 1];
-    int64_t last_seen;            /* 0: never */
+    int64_t last_seen; /* 0: never */
     bool has_location;
     double lat, lon;
-    bool has_registration;        /* registered at least once since bootstrap */
+    bool has_registration; /* registered at least once since bootstrap */
     struct dk_gw_registration reg;
     int64_t created;
     int64_t updated;
@@ -136,14 +136,14 @@ struct dk_gw_device {
 struct dk_gw_cred {
     int64_t id;
     char endpoint[DK_GW_EP_MAX + 1];
-    int kind;                                 /* DK_GW_CRED_PSK, _RPK or _X509 */
-    uint8_t psk_identity[DK_GW_PSK_ID_MAX];   /* PSK */
+    int kind;                               /* DK_GW_CRED_PSK, _RPK or _X509 */
+    uint8_t psk_identity[DK_GW_PSK_ID_MAX]; /* PSK */
     size_t psk_identity_len;
-    uint8_t psk[DK_GW_SECRET_MAX];            /* PSK: SECRET */
+    uint8_t psk[DK_GW_SECRET_MAX]; /* PSK: SECRET */
     size_t psk_len;
-    uint8_t cert[DK_GW_CERT_MAX];             /* X.509: the device's DER certificate */
+    uint8_t cert[DK_GW_CERT_MAX]; /* X.509: the device's DER certificate */
     size_t cert_len;
-    uint8_t hash[32];                         /* X.509: SHA-256 of cert; RPK: of the SPKI */
+    uint8_t hash[32]; /* X.509: SHA-256 of cert; RPK: of the SPKI */
     bool has_hash;
     int64_t issued;
     bool revoked;

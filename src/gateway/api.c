@@ -93,8 +93,7 @@ static long decode(const char *s, size_t n, char *out, size_t cap)
 }
 
 /* Splits "/a/b/c" into decoded segments (the leading '/' dropped). */
-static int split_path(const char *raw, struct seg *segs, size_t *count,
-                      struct dk_gw_cmd_error *err)
+static int split_path(const char *raw, struct seg *segs, size_t *count, struct dk_gw_cmd_error *err)
 {
     if (!raw || raw[0] != '/')
         return fail(err, 400, DK_EPARSE, "path: must start with '/'");
@@ -361,8 +360,8 @@ static int parse_audit_query(const char *q, struct dk_gw_cmd *cmd, struct dk_gw_
 
 /* ---- routing ------------------------------------------------------------------- */
 
-static int route_devices(const char *method, struct seg *s, size_t n, const char *body,
-                         size_t len, struct dk_gw_cmd *cmd, struct dk_gw_cmd_error *err)
+static int route_devices(const char *method, struct seg *s, size_t n, const char *body, size_t len,
+                         struct dk_gw_cmd *cmd, struct dk_gw_cmd_error *err)
 {
     /* s[0] is "devices" */
     if (n == 1) {
@@ -391,8 +390,9 @@ static int route_devices(const char *method, struct seg *s, size_t n, const char
     }
     bool observe = strcmp(s[n - 1].s, "observe") == 0;
     size_t plen = n - 2 - (observe ? 1 : 0);
-    unsigned long dummy;
-    if (plen == 0 || !is_lwm2m_id(&s[2], &dummy))
+    /* A number starts an LwM2M path (validated by take_path); any other
+     * word is an unknown sub-resource. */
+    if (plen == 0 || s[2].s[0] < '0' || s[2].s[0] > '9')
         return not_found(err);
     rc = take_path(&s[2], plen, cmd->path, err);
     if (rc)
@@ -533,9 +533,8 @@ static int route_static(const char *method, struct seg *s, size_t n, struct dk_g
     return 0;
 }
 
-int dk_gw_cmd_parse(const char *method, const char *raw_path, const char *query,
-                    const char *body, size_t len, struct dk_gw_cmd *cmd,
-                    struct dk_gw_cmd_error *err)
+int dk_gw_cmd_parse(const char *method, const char *raw_path, const char *query, const char *body,
+                    size_t len, struct dk_gw_cmd *cmd, struct dk_gw_cmd_error *err)
 {
     memset(err, 0, sizeof *err);
     dk_gw_cmd_free(cmd);

@@ -187,7 +187,8 @@ int dk_gw_publish_obj(struct dk_gw *gw, const char *type, const char *ep, cJSON 
 
 int dk_gw_event_publish(struct dk_gw *gw, const char *type, const char *ep, const char *data_json)
 {
-    if (!type || !type[0] || strpbrk(type, "\r\n") || (ep && strnlen(ep, DK_GW_EP_MAX + 1) > DK_GW_EP_MAX))
+    if (!type || !type[0] || strpbrk(type, "\r\n") ||
+        (ep && strnlen(ep, DK_GW_EP_MAX + 1) > DK_GW_EP_MAX))
         return DK_EINVAL;
     cJSON *obj = NULL;
     if (data_json) {

@@ -134,15 +134,19 @@ enum stmt_id {
 };
 _Static_assert(S_COUNT <= DK_GWDB_NSTMT, "raise DK_GWDB_NSTMT");
 
-#define REQ_COLS "id, endpoint, state, label_match, peer_cred_type, peer, created, " \
-                 "last_attempt, expires, decided"
-#define DEV_COLS "endpoint, state, type, last_seen, has_location, lat, lon, has_registration, " \
-                 "reg_lifetime, reg_binding, reg_version, reg_links, reg_peer, reg_location, " \
-                 "reg_time, created, updated"
-#define CRED_COLS "id, endpoint, kind, psk_identity, psk_key, cert_der, hash, issued, revoked, " \
-                  "revoked_at"
-#define OOB_COLS "endpoint, type, channel, ap_ssid, ap_psk, cred_type, cred_value, " \
-                 "label_sha256, created"
+#define REQ_COLS                                                                                   \
+    "id, endpoint, state, label_match, peer_cred_type, peer, created, "                            \
+    "last_attempt, expires, decided"
+#define DEV_COLS                                                                                   \
+    "endpoint, state, type, last_seen, has_location, lat, lon, has_registration, "                 \
+    "reg_lifetime, reg_binding, reg_version, reg_links, reg_peer, reg_location, "                  \
+    "reg_time, created, updated"
+#define CRED_COLS                                                                                  \
+    "id, endpoint, kind, psk_identity, psk_key, cert_der, hash, issued, revoked, "                 \
+    "revoked_at"
+#define OOB_COLS                                                                                   \
+    "endpoint, type, channel, ap_ssid, ap_psk, cred_type, cred_value, "                            \
+    "label_sha256, created"
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -270,12 +274,14 @@ static int map_rc(struct dk_gwdb *db, int rc, const char *what)
         return DK_EEXIST;
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-        dk_error(db->log, MOD, "%s: %s", what, db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
+        dk_error(db->log, MOD, "%s: %s", what,
+                 db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
         return DK_ECORRUPT;
     case SQLITE_NOMEM:
         return DK_ENOMEM;
     default:
-        dk_error(db->log, MOD, "%s: %s", what, db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
+        dk_error(db->log, MOD, "%s: %s", what,
+                 db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
         return DK_EIO;
     }
 }
@@ -699,9 +705,9 @@ static int count_pending(struct dk_gwdb *db, int64_t now, size_t *n)
     return err;
 }
 
-static int attempt_locked(struct dk_gwdb *db, const char *ep, bool label_match,
-                          int peer_cred_type, const char *peer, int64_t now, int64_t ttl,
-                          size_t max_pending, int64_t *id)
+static int attempt_locked(struct dk_gwdb *db, const char *ep, bool label_match, int peer_cred_type,
+                          const char *peer, int64_t now, int64_t ttl, size_t max_pending,
+                          int64_t *id)
 {
     int64_t rid = 0, expires = 0;
     int err = find_pending(db, ep, &rid, &expires);
@@ -758,8 +764,8 @@ int dk_gwdb_request_attempt(struct dk_gwdb *db, const char *ep, bool label_match
     int err = begin(db);
     if (err)
         return err;
-    return end(db, attempt_locked(db, ep, label_match, peer_cred_type, peer, now, ttl,
-                                  max_pending, id));
+    return end(
+        db, attempt_locked(db, ep, label_match, peer_cred_type, peer, now, ttl, max_pending, id));
 }
 
 int dk_gwdb_request_refused(struct dk_gwdb *db, const char *ep, int peer_cred_type,
@@ -799,8 +805,8 @@ int dk_gwdb_request_latest(struct dk_gwdb *db, const char *ep, struct dk_gw_requ
     return err;
 }
 
-static int walk_requests(struct dk_gwdb *db, enum stmt_id id, int64_t now,
-                         dk_gwdb_request_fn *fn, void *user, int *count)
+static int walk_requests(struct dk_gwdb *db, enum stmt_id id, int64_t now, dk_gwdb_request_fn *fn,
+                         void *user, int *count)
 {
     sqlite3_stmt *st = prep(db, id);
     if (!st)
@@ -848,8 +854,8 @@ static int decide_ep(struct dk_gwdb *db, const char *ep, enum dk_gw_req_state st
     if (!err)
         err = decide(db, id, state, now);
     if (!err)
-        err = set_state(db, ep, state == DK_GW_REQ_APPROVED ? DK_GW_DEV_APPROVED : DK_GW_DEV_EXPECTED,
-                        now);
+        err = set_state(db, ep,
+                        state == DK_GW_REQ_APPROVED ? DK_GW_DEV_APPROVED : DK_GW_DEV_EXPECTED, now);
     return end(db, err);
 }
 

@@ -28,8 +28,7 @@ static bool bad_ep(const char *ep)
     return !ep || !ep[0] || strnlen(ep, DK_GW_EP_MAX + 1) > DK_GW_EP_MAX;
 }
 
-static int audit_v(struct dk_gw *gw, const char *ep, const char *event, const char *fmt,
-                   va_list ap)
+static int audit_v(struct dk_gw *gw, const char *ep, const char *event, const char *fmt, va_list ap)
 {
     char detail[DK_GW_DETAIL_MAX + 1];
     vsnprintf(detail, sizeof detail, fmt, ap);
@@ -61,7 +60,7 @@ int dk_gw_audit(struct dk_gw *gw, const char *ep, const char *event, const char 
 }
 
 /* Unauthenticated clients must not be able to fill the disk through the
- * audit log: at most 5 refusals per second are written, the rest counted
+ * audit log: at most 20 refusals per second are written, the rest counted
  * and summarised. */
 void dk_gw_audit_refusal(struct dk_gw *gw, const char *ep, const char *event, const char *detail)
 {
@@ -74,7 +73,7 @@ void dk_gw_audit_refusal(struct dk_gw *gw, const char *ep, const char *event, co
         gw->audit_in_window = 0;
         gw->audit_suppressed = 0;
     }
-    if (gw->audit_in_window >= 5) {
+    if (gw->audit_in_window >= 20) {
         gw->audit_suppressed++;
         return;
     }
@@ -101,8 +100,8 @@ static int refuse(struct dk_gw *gw, const char *ep, const char *reason)
     return dk_gw_audit(gw, ep, "bootstrap.refused", "%s", reason);
 }
 
-int dk_gw_bootstrap_attempt(struct dk_gw *gw, const char *ep, bool label_match,
-                            int peer_cred_type, const char *peer, enum dk_gw_decision *out)
+int dk_gw_bootstrap_attempt(struct dk_gw *gw, const char *ep, bool label_match, int peer_cred_type,
+                            const char *peer, enum dk_gw_decision *out)
 {
     *out = DK_GW_REFUSE;
     if (bad_ep(ep) || (peer && strnlen(peer, DK_GW_PEER_MAX + 1) > DK_GW_PEER_MAX))
@@ -160,9 +159,8 @@ int dk_gw_bootstrap_attempt(struct dk_gw *gw, const char *ep, bool label_match,
     if (fresh) {
         publish_bootstrap(gw, ep, "requested", NULL, &req);
         dk_gw_audit(gw, ep, "bootstrap.requested",
-                    "request %lld from %s, %s credential matches the label",
-                    (long long)id, peer && peer[0] ? peer : "?",
-                    dk_gw_cred_type_name(peer_cred_type));
+                    "request %lld from %s, %s credential matches the label", (long long)id,
+                    peer && peer[0] ? peer : "?", dk_gw_cred_type_name(peer_cred_type));
     }
     if (gw->cfg.approval == DK_GW_APPROVAL_AUTO) {
         err = dk_gwdb_approve(db, ep, now);
@@ -190,7 +188,8 @@ int dk_gw_creds_issued(struct dk_gw *gw, const struct dk_gw_cred *c)
                     "operational PSK issued (credential %lld, identity %zu bytes)", (long long)id,
                     c->psk_identity_len);
     else
-        dk_gw_audit(gw, c->endpoint, "credentials.issued", "operational %s issued (credential %lld)",
+        dk_gw_audit(gw, c->endpoint, "credentials.issued",
+                    "operational %s issued (credential %lld)",
                     c->kind == DK_GW_CRED_X509 ? "certificate" : "raw public key", (long long)id);
     return 0;
 }
@@ -310,8 +309,8 @@ static int on_expired(void *user, const struct dk_gw_request *r)
     struct dk_gw_request copy = *r;
     copy.state = DK_GW_REQ_EXPIRED;
     publish_bootstrap(gw, r->endpoint, "expired", "not approved in time", &copy);
-    dk_gw_audit(gw, r->endpoint, "bootstrap.expired",
-                "request %lld was not approved in time", (long long)r->id);
+    dk_gw_audit(gw, r->endpoint, "bootstrap.expired", "request %lld was not approved in time",
+                (long long)r->id);
     return 0;
 }
 

@@ -297,13 +297,20 @@ static unsigned status_for_coap(uint8_t code)
 static const char *op_name(enum dk_gw_cmd_kind k)
 {
     switch (k) {
-    case DK_GW_CMD_READ: return "read";
-    case DK_GW_CMD_WRITE: return "write";
-    case DK_GW_CMD_EXECUTE: return "execute";
-    case DK_GW_CMD_OBSERVE: return "observe";
-    case DK_GW_CMD_UNOBSERVE: return "cancel observation";
-    case DK_GW_CMD_RESET: return "factory reset";
-    default: return "operation";
+    case DK_GW_CMD_READ:
+        return "read";
+    case DK_GW_CMD_WRITE:
+        return "write";
+    case DK_GW_CMD_EXECUTE:
+        return "execute";
+    case DK_GW_CMD_OBSERVE:
+        return "observe";
+    case DK_GW_CMD_UNOBSERVE:
+        return "cancel observation";
+    case DK_GW_CMD_RESET:
+        return "factory reset";
+    default:
+        return "operation";
     }
 }
 
@@ -336,7 +343,7 @@ static int revoke_device(struct dk_gw *gw, const char *ep, const char *why, enum
     int n = 0;
     int64_t now = dk_gw_now(gw);
     int err = dk_gwdb_creds_revoke(gw->cfg.db, ep, now, &n);
-    if (!err && st != (enum dk_gw_dev_state)-1)
+    if (!err && st != (enum dk_gw_dev_state) - 1)
         err = dk_gwdb_device_set_state(gw->cfg.db, ep, st, now);
     dk_gw_audit(gw, ep, "credentials.revoked", "%d operational credential%s revoked: %s", n,
                 n == 1 ? "" : "s", why);
@@ -505,7 +512,8 @@ static enum MHD_Result start_op(struct dk_gw *gw, struct dk_gw_req *q)
         unsigned st = status_for_err(err, &what);
         if (err == DK_ENOTSUP) {
             char msg[96];
-            snprintf(msg, sizeof msg, "%s is not supported by the LwM2M Server", op_name(q->cmd.kind));
+            snprintf(msg, sizeof msg, "%s is not supported by the LwM2M Server",
+                     op_name(q->cmd.kind));
             return queue_error(q, st, msg);
         }
         return queue_error(q, st, what);
@@ -623,13 +631,18 @@ static enum MHD_Result cmd_status(struct dk_gw *gw, struct dk_gw_req *q)
                             gw->cfg.approval == DK_GW_APPROVAL_AUTO ? "auto" : "manual");
     cJSON *b = cJSON_AddObjectToObject(j, "bootstrap");
     cJSON_AddBoolToObject(b, "available", gw->cfg.bs_ops != NULL);
-    cJSON_AddStringToObject(b, "status", gw->cfg.bootstrap_status ? gw->cfg.bootstrap_status
-                                         : gw->cfg.bs_ops ? "running" : "not configured");
+    cJSON_AddStringToObject(b, "status",
+                            gw->cfg.bootstrap_status ? gw->cfg.bootstrap_status
+                            : gw->cfg.bs_ops         ? "running"
+                                                     : "not configured");
     cJSON *s = cJSON_AddObjectToObject(j, "server");
     cJSON_AddBoolToObject(s, "available", gw->cfg.dev_ops != NULL);
-    cJSON_AddStringToObject(s, "status", gw->cfg.server_status ? gw->cfg.server_status
-                                      : gw->cfg.dev_ops ? "running" : "not configured");
-    cJSON_AddNumberToObject(j, "pending_ttl", (double)(gw->cfg.pending_ttl ? gw->cfg.pending_ttl : 600));
+    cJSON_AddStringToObject(s, "status",
+                            gw->cfg.server_status ? gw->cfg.server_status
+                            : gw->cfg.dev_ops     ? "running"
+                                                  : "not configured");
+    cJSON_AddNumberToObject(j, "pending_ttl",
+                            (double)(gw->cfg.pending_ttl ? gw->cfg.pending_ttl : 600));
     if (gw->cfg.map_tiles)
         cJSON_AddStringToObject(j, "map_tiles", gw->cfg.map_tiles);
     else
@@ -651,8 +664,8 @@ static enum MHD_Result cmd_oob_add(struct dk_gw *gw, struct dk_gw_req *q)
             cJSON_AddBoolToObject(j, "created_now", false);
             return queue_json(q, 200, j);
         }
-        dk_gw_audit_refusal(gw, rec->endpoint, "oob.refused",
-                            "a different label for this endpoint is already recorded");
+        dk_gw_audit(gw, rec->endpoint, "oob.refused",
+                    "a different label for this endpoint is already recorded");
         return queue_errorf(q, 409,
                             "endpoint: %s already has an OOB record from a different label; "
                             "delete it first (DELETE /api/oob/%s)",
@@ -792,7 +805,7 @@ static enum MHD_Result cmd_device_delete(struct dk_gw *gw, struct dk_gw_req *q)
     if (err)
         return queue_db_error(q, err);
     dk_gwdb_expire(gw->cfg.db, ep, dk_gw_now(gw));
-    revoke_device(gw, ep, "device removed", (enum dk_gw_dev_state)-1);
+    revoke_device(gw, ep, "device removed", (enum dk_gw_dev_state) - 1);
     err = dk_gwdb_device_delete(gw->cfg.db, ep);
     if (err && err != DK_ENOTFOUND)
         return queue_db_error(q, err);
@@ -842,14 +855,22 @@ static const char *content_type(const char *file)
     static const struct {
         const char *ext, *type;
     } types[] = {
-        {".html", "text/html; charset=utf-8"}, {".htm", "text/html; charset=utf-8"},
-        {".css", "text/css; charset=utf-8"},   {".js", "text/javascript; charset=utf-8"},
-        {".mjs", "text/javascript; charset=utf-8"}, {".json", "application/json"},
-        {".svg", "image/svg+xml"},             {".png", "image/png"},
-        {".jpg", "image/jpeg"},                {".jpeg", "image/jpeg"},
-        {".gif", "image/gif"},                 {".ico", "image/x-icon"},
-        {".txt", "text/plain; charset=utf-8"}, {".woff2", "font/woff2"},
-        {".webmanifest", "application/manifest+json"}, {".map", "application/json"},
+        {".html", "text/html; charset=utf-8"},
+        {".htm", "text/html; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".json", "application/json"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".jpg", "image/jpeg"},
+        {".jpeg", "image/jpeg"},
+        {".gif", "image/gif"},
+        {".ico", "image/x-icon"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".woff2", "font/woff2"},
+        {".webmanifest", "application/manifest+json"},
+        {".map", "application/json"},
     };
     const char *dot = strrchr(file, '.');
     const char *slash = strrchr(file, '/');
@@ -878,6 +899,34 @@ static enum MHD_Result queue_file_response(struct dk_gw_req *q, struct MHD_Respo
     return ret;
 }
 
+/* Opens www/file one component at a time without following any symbolic
+ * link, so nothing outside the folder can be reached even through links
+ * placed inside it (the segments themselves were checked in api.c). */
+static int open_beneath(const char *www, const char *file)
+{
+    int dfd = open(www, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char comp[DK_GW_STATIC_PATH_MAX + 1];
+    const char *p = file;
+    while (dfd >= 0) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (n == 0 || n >= sizeof comp) {
+            close(dfd);
+            return -1;
+        }
+        memcpy(comp, p, n);
+        comp[n] = '\0';
+        int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (slash ? O_DIRECTORY : 0);
+        int next = openat(dfd, comp, flags);
+        close(dfd);
+        if (!slash)
+            return next;
+        dfd = next;
+        p = slash + 1;
+    }
+    return -1;
+}
+
 static enum MHD_Result cmd_static(struct dk_gw *gw, struct dk_gw_req *q)
 {
     const char *file = q->cmd.file;
@@ -888,13 +937,7 @@ static enum MHD_Result cmd_static(struct dk_gw *gw, struct dk_gw_req *q)
             sizeof placeholder_page - 1, (void *)placeholder_page, MHD_RESPMEM_PERSISTENT);
         return r ? queue_file_response(q, r, file) : MHD_NO;
     }
-    int dfd = open(gw->cfg.www_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return queue_error(q, 404, "no such file");
-    /* The path was checked segment by segment (api.c); refusing symbolic
-     * links at the last step as well keeps the folder a jail for plain files. */
-    int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    close(dfd);
+    int fd = open_beneath(gw->cfg.www_dir, file);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0)
@@ -931,8 +974,7 @@ static enum MHD_Result run_cmd(struct dk_gw *gw, struct dk_gw_req *q)
         root = list_root("pending", &lc);
         if (!root)
             return queue_error(q, 500, "out of memory");
-        return queue_list(q, dk_gwdb_list_pending(gw->cfg.db, dk_gw_now(gw), add_req, &lc),
-                          root);
+        return queue_list(q, dk_gwdb_list_pending(gw->cfg.db, dk_gw_now(gw), add_req, &lc), root);
     case DK_GW_CMD_APPROVE:
         return cmd_decide(gw, q, true);
     case DK_GW_CMD_DENY:
@@ -1032,21 +1074,20 @@ static enum MHD_Result first_call(struct dk_gw *gw, struct dk_gw_req *q, const c
         }
     }
     size_t max = gw->cfg.max_body ? gw->cfg.max_body : 16384;
-    const char *cl = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end = NULL;
         errno = 0;
         unsigned long long n = strtoull(cl, &end, 10);
         if (errno || !end || *end || n > max)
-            return queue_errorf(q, 413,
-                                "body: larger than the limit of %zu bytes", max);
+            return queue_errorf(q, 413, "body: larger than the limit of %zu bytes", max);
     }
-    const char *ct = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
-    bool has_body = (cl && strcmp(cl, "0") != 0) ||
-                    MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const char *ct =
+        MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    bool has_body =
+        (cl && strcmp(cl, "0") != 0) ||
+        MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     if (has_body && ct && strncasecmp(ct, "application/json", 16) != 0)
         return queue_error(q, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
                            "body: Content-Type must be application/json");
@@ -1054,8 +1095,8 @@ static enum MHD_Result first_call(struct dk_gw *gw, struct dk_gw_req *q, const c
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     (void)version;
     struct dk_gw *gw = cls;
@@ -1078,10 +1119,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         size_t max = gw->cfg.max_body ? gw->cfg.max_body : 16384;
         size_t n = *upload_size;
         *upload_size = 0;
-        if (q->len + n > max) {
+        if (q->too_big || q->len + n > max) {
+            /* MHD takes no response before the body is in: drop the rest
+             * and answer 413 at the end (a client that goes on sending
+             * beyond 1 MiB is disconnected). */
             q->too_big = true;
-            return queue_errorf(q, 413,
-                                "body: larger than the limit of %zu bytes", max);
+            q->dropped += n;
+            return q->dropped > (1u << 20) ? MHD_NO : MHD_YES;
         }
         if (q->len + n + 1 > q->cap) {
             size_t cap = q->cap ? q->cap : 1024;
@@ -1107,11 +1151,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* Resumed after the device answered or the operation timed out. */
         char *resp = q->resp;
         q->resp = NULL;
-        return queue_text(q, q->status ? q->status : 500, resp ? resp : error_text("internal error", NULL),
-                          NULL);
+        return queue_text(q, q->status ? q->status : 500,
+                          resp ? resp : error_text("internal error", NULL), NULL);
     }
     if (q->op_pending)
         return MHD_YES; /* still waiting (spurious call) */
+    if (q->too_big)
+        return queue_errorf(q, 413, "body: larger than the limit of %zu bytes",
+                            gw->cfg.max_body ? gw->cfg.max_body : 16384);
 
     struct query_buf qb = {.n = 0};
     qb.s[0] = '\0';
@@ -1122,9 +1169,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         dk_memzero(q->body, q->len); /* a label may carry a PSK */
     if (rc) {
         if (q->cmd.kind == DK_GW_CMD_OOB_ADD || err.field) {
-            char detail[DK_GW_DETAIL_MAX + 1];
-            snprintf(detail, sizeof detail, "label refused: %s", err.msg);
-            dk_gw_audit_refusal(gw, NULL, "oob.rejected", detail);
+            /* Authenticated: always audited. */
+            dk_gw_audit(gw, NULL, "oob.rejected", "label refused: %s", err.msg);
         } else if (err.status == 400 && !is_api(url)) {
             char detail[DK_GW_DETAIL_MAX + 1];
             snprintf(detail, sizeof detail, "%.8s from %s: %s", method, q->client, err.msg);
@@ -1260,10 +1306,10 @@ int dk_gw_setup(struct dk_gw *gw, const struct dk_gw_config *cfg)
     }
     gw->mhd = MHD_start_daemon(
         flags, cfg->port, NULL, NULL, on_request, gw, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, gw,
-        MHD_OPTION_SOCK_ADDR, &addr.u.sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, gw, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none,
-        NULL, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)(cfg->max_connections ? cfg->max_connections : 64),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+        MHD_OPTION_SOCK_ADDR, &addr.u.sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, gw,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(cfg->max_connections ? cfg->max_connections : 64), MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)60, MHD_OPTION_END);
     if (!gw->mhd) {
         dk_error(cfg->log, MOD, "cannot listen on %s port %u", ip, (unsigned)cfg->port);
         return DK_EIO;

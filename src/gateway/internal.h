@@ -13,17 +13,18 @@ struct dk_gw_req {
     char client[DK_GW_PEER_MAX + 1];
     char *body;
     size_t len, cap;
-    bool responded;      /* a response was queued (maybe before the body) */
+    bool responded; /* a response was queued (maybe before the body) */
     bool too_big;
+    size_t dropped; /* body bytes dropped after too_big */
     struct dk_gw_cmd cmd;
     /* A device operation in flight. */
-    bool op_pending;     /* waiting for done() */
-    bool op_finished;    /* done() came or it timed out: status/resp ready */
-    bool in_call;        /* inside the ops call (a synchronous done()) */
+    bool op_pending;  /* waiting for done() */
+    bool op_finished; /* done() came or it timed out: status/resp ready */
+    bool in_call;     /* inside the ops call (a synchronous done()) */
     bool suspended;
     dk_time_t deadline;
     unsigned status;
-    char *resp;          /* JSON text, malloc'ed */
+    char *resp;                    /* JSON text, malloc'ed */
     struct dk_gw_req *next, *prev; /* gw->ops while op_pending */
 };
 
@@ -60,7 +61,8 @@ void dk_gw_coap_code_text(uint8_t code, char *out, size_t cap);
 void dk_gw_json_time(cJSON *o, const char *name, int64_t v);
 
 /* hooks.c */
-/* Audits a refused API call, at most a few per second (the rest counted). */
+/* Audits a refused unauthenticated call, at most 20 per second (the rest
+ * counted and summarised). */
 void dk_gw_audit_refusal(struct dk_gw *gw, const char *ep, const char *event, const char *detail);
 /* Publishes {"type":"device","action":action} for ep. */
 int dk_gw_device_event(struct dk_gw *gw, const char *ep, const char *action);

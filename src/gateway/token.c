@@ -85,8 +85,8 @@ static int create_token(const char *path, struct dk_rng *rng, char out[DK_GW_TOK
     return rc;
 }
 
-int dk_gw_token_load_or_create(const char *dir, struct dk_rng *rng,
-                               char out[DK_GW_TOKEN_HEX + 1], bool *created)
+int dk_gw_token_load_or_create(const char *dir, struct dk_rng *rng, char out[DK_GW_TOKEN_HEX + 1],
+                               bool *created)
 {
     char path[4096];
     if (snprintf(path, sizeof path, "%s/admin.token", dir) >= (int)sizeof path)

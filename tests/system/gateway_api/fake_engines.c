@@ -13,7 +13,7 @@
  *  - Device operations complete asynchronously (50 ms later) from a loop
  *    timer, so the HTTP connection is really suspended and resumed; reading
  *    /3/0/1 answers synchronously (done() inside the call); /3303/0/5601
- *    takes 1.5 s; /9999/... never answers (the gateway times out). */
+ *    takes 2.5 s; /9999/... never answers (the gateway times out). */
 #include "../../../apps/duckling-gateway/gateway_main.h"
 
 #include <duckling/err.h>
@@ -107,8 +107,8 @@ static void provision(const char *ep)
     memset(&c, 0, sizeof c);
     snprintf(c.endpoint, sizeof c.endpoint, "%.64s", ep);
     c.kind = DK_GW_CRED_PSK;
-    c.psk_identity_len = (size_t)snprintf((char *)c.psk_identity, sizeof c.psk_identity,
-                                          "op-%s-%u", ep, ++F.creds_serial);
+    c.psk_identity_len = (size_t)snprintf((char *)c.psk_identity, sizeof c.psk_identity, "op-%s-%u",
+                                          ep, ++F.creds_serial);
     for (size_t i = 0; i < 16; i++)
         c.psk[i] = (uint8_t)(0xa0 + i + F.creds_serial);
     c.psk_len = 16;
@@ -125,6 +125,8 @@ static void provision(const char *ep)
     snprintf(r.location, sizeof r.location, "/rd/%u", F.creds_serial);
     dk_gw_registered(F.gw, ep, &r, false);
     dk_gw_location(F.gw, ep, 60.1699, 24.9384);
+    /* An engine's own event, through the public publish function. */
+    dk_gw_event_publish(F.gw, "device", ep, "{\"action\":\"fake-provisioned\",\"serial\":1}");
 }
 
 static void attempt(const char *ep)
@@ -198,7 +200,7 @@ static int op_read(void *user, const char *ep, const char *path, dk_gw_done_fn *
         return 0;
     }
     if (strcmp(path, "/3303/0/5601") == 0)
-        return complete_later(ep, path, done, req, 0x45, "-5.5", 1500);
+        return complete_later(ep, path, done, req, 0x45, "-5.5", 2500);
     if (strcmp(path, "/3303/0") == 0)
         return complete_later(ep, path, done, req, 0x45,
                               "[{\"n\":\"/3303/0/5700\",\"v\":21.5},"
@@ -234,8 +236,7 @@ static int op_execute(void *user, const char *ep, const char *path, const char *
     return complete_later(ep, path, done, req, 0x85, NULL, 50);
 }
 
-static int op_observe(void *user, const char *ep, const char *path, dk_gw_done_fn *done,
-                      void *req)
+static int op_observe(void *user, const char *ep, const char *path, dk_gw_done_fn *done, void *req)
 {
     int rc = op_read(user, ep, path, done, req);
     if (rc == 0 && strcmp(path, "/3303/0/5700") == 0) {
@@ -252,8 +253,7 @@ static int op_cancel_observe(void *user, const char *ep, const char *path, dk_gw
     (void)user;
     for (size_t i = 0; i < MAX_ACTIONS; i++) {
         struct action *a = &F.act[i];
-        if (a->used && a->kind == A_NOTIFY && strcmp(a->ep, ep) == 0 &&
-            strcmp(a->path, path) == 0)
+        if (a->used && a->kind == A_NOTIFY && strcmp(a->ep, ep) == 0 && strcmp(a->path, path) == 0)
             a->used = false;
     }
     return complete_later(ep, path, done, req, 0x45, NULL, 20);
@@ -336,6 +336,7 @@ static int fake_prepare(void *self, const struct gw_options *opt, struct dk_gw_c
     cfg->bs_ops = &bs_ops;
     cfg->bootstrap_status = "fake engine (test build)";
     cfg->server_status = "fake engine (test build)";
+    cfg->keepalive_ms = 400; /* so the test sees keep-alive comments */
     F.temperature = 21.5;
     set_value("/3303/0/5700", "21.5");
     set_value("/3311/0/5850", "false");

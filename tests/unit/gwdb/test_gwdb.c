@@ -123,8 +123,8 @@ static void test_file_is_private_wal_and_versioned(void **state)
     /* Reopening applies nothing twice. */
     reopen(f);
     assert_int_equal(sqlite3_open(f->path, &raw), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT count(*) FROM schema_migrations", -1, &s, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(raw, "SELECT count(*) FROM schema_migrations", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(s, 0), DK_GWDB_SCHEMA_VERSION);
     sqlite3_finalize(s);
@@ -148,9 +148,9 @@ static void test_newer_schema_is_refused(void **state)
     dk_gwdb_close(&f->db);
     sqlite3 *raw;
     assert_int_equal(sqlite3_open(f->path, &raw), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(raw, "INSERT INTO schema_migrations VALUES (99, 0)", NULL, NULL,
-                                  NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(raw, "INSERT INTO schema_migrations VALUES (99, 0)", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(raw);
     assert_int_equal(dk_gwdb_open(&f->db, f->path, NULL), DK_EVERSION);
     assert_null(f->db.db);
@@ -289,14 +289,13 @@ static void test_requests_pending_refresh_and_limit(void **state)
     assert_int_equal(dk_gwdb_device_get(&f->db, "a", &d), 0);
     assert_int_equal(d.state, DK_GW_DEV_PENDING);
 
-    assert_int_equal(dk_gwdb_request_attempt(&f->db, "b", true, DK_GW_CRED_X509, NULL, 110, 60, 2,
-                                             &id3),
-                     0);
+    assert_int_equal(
+        dk_gwdb_request_attempt(&f->db, "b", true, DK_GW_CRED_X509, NULL, 110, 60, 2, &id3), 0);
     assert_true(id3 != id1);
     /* Bounded: a third device waits its turn. */
-    assert_int_equal(dk_gwdb_request_attempt(&f->db, "c", true, DK_GW_CRED_PSK, NULL, 120, 60, 2,
-                                             NULL),
-                     DK_ELIMIT);
+    assert_int_equal(
+        dk_gwdb_request_attempt(&f->db, "c", true, DK_GW_CRED_PSK, NULL, 120, 60, 2, NULL),
+        DK_ELIMIT);
     assert_int_equal(dk_gwdb_request_latest(&f->db, "c", &r), DK_ENOTFOUND);
     assert_int_equal(dk_gwdb_device_get(&f->db, "c", &d), DK_ENOTFOUND);
 
@@ -308,14 +307,12 @@ static void test_requests_pending_refresh_and_limit(void **state)
     assert_int_equal(dk_gwdb_list_pending(&f->db, 165, collect_req, list), 0);
     assert_string_equal(list, "b,");
     /* ... so there is room for "c" again. */
-    assert_int_equal(dk_gwdb_request_attempt(&f->db, "c", true, DK_GW_CRED_PSK, NULL, 165, 60, 2,
-                                             NULL),
-                     0);
+    assert_int_equal(
+        dk_gwdb_request_attempt(&f->db, "c", true, DK_GW_CRED_PSK, NULL, 165, 60, 2, NULL), 0);
     /* "a" retrying after expiry gets a new request; the old one is expired. */
     int64_t id4 = 0;
-    assert_int_equal(dk_gwdb_request_attempt(&f->db, "a", true, DK_GW_CRED_PSK, NULL, 171, 60, 0,
-                                             &id4),
-                     0);
+    assert_int_equal(
+        dk_gwdb_request_attempt(&f->db, "a", true, DK_GW_CRED_PSK, NULL, 171, 60, 0, &id4), 0);
     assert_true(id4 > id3);
 
     assert_int_equal(dk_gwdb_request_attempt(&f->db, "", true, 1, NULL, 1, 1, 0, NULL), DK_EINVAL);
@@ -360,7 +357,7 @@ static void test_approve_deny_expire(void **state)
 
 struct due {
     int calls;
-    char eps[64];
+    char eps[256];
 };
 
 static int on_due(void *user, const struct dk_gw_request *r)
@@ -379,9 +376,8 @@ static void test_expire_due(void **state)
     char ep[8];
     for (int i = 0; i < 20; i++) {
         snprintf(ep, sizeof ep, "e%02d", i);
-        assert_int_equal(dk_gwdb_request_attempt(&f->db, ep, true, 1, NULL, 100, i < 18 ? 10 : 100,
-                                                 0, NULL),
-                         0);
+        assert_int_equal(
+            dk_gwdb_request_attempt(&f->db, ep, true, 1, NULL, 100, i < 18 ? 10 : 100, 0, NULL), 0);
     }
     struct due d = {0, ""};
     assert_int_equal(dk_gwdb_expire_due(&f->db, 105, on_due, &d), 0);
