@@ -109,14 +109,18 @@ export function addView() {
       return;
     }
     camStatus.textContent = 'Starting the camera…';
+    let read = false;
     try {
       video.hidden = false;
-      cam = await startCamera(video, (t) => {
+      const started = await startCamera(video, (t) => {
+        read = true;
         stopCam();
         camStatus.textContent = 'QR code read.';
         text.value = t;
         send(t, 'scanned');
       });
+      if (read) return; // read in the very first frame: already stopped
+      cam = started;
       camButton.textContent = 'Stop camera';
       camStatus.textContent = `Point the camera at the QR code on the device (decoder: ${cam.decoder}).`;
     } catch (e) {

@@ -140,9 +140,10 @@ function plot(area, devices, onOpen) {
   });
   svg.append(h('svg:title', { id: 'plot-title' }, `Plot of ${devices.length} device location${devices.length === 1 ? '' : 's'} (longitude across, latitude up)`));
   svg.append(h('svg:rect', { x: ML, y: M, width: W - ML - M, height: H - M - MB, class: 'plot-frame' }));
-  for (let i = 0; i <= 4; i++) {
-    const lon = lo0 + ((lo1 - lo0) * i) / 4;
-    const lat = la0 + ((la1 - la0) * i) / 4;
+  const ticks = W < 520 ? 2 : 4; // fewer labels where they would overlap
+  for (let i = 0; i <= ticks; i++) {
+    const lon = lo0 + ((lo1 - lo0) * i) / ticks;
+    const lat = la0 + ((la1 - la0) * i) / ticks;
     svg.append(h('svg:line', { x1: x(lon), y1: M, x2: x(lon), y2: H - MB, class: 'plot-grid' }));
     svg.append(h('svg:line', { x1: ML, y1: y(lat), x2: W - M, y2: y(lat), class: 'plot-grid' }));
     svg.append(h('svg:text', { x: x(lon), y: H - MB + 16, class: 'plot-axis', 'text-anchor': 'middle' }, `${lon.toFixed(dec)}°`));

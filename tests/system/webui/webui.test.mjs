@@ -155,11 +155,14 @@ async function signIn(page) {
 
 // ---- the run ------------------------------------------------------------------------
 
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const contexts = [];
+// A fresh profile (--user-data-dir) for each run: run.sh empties DK_TMP.
 const ctx = await chromium.launchPersistentContext(PROFILE, {
   executablePath: '/usr/bin/chromium',
   headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: CHROMIUM_ARGS,
   viewport: { width: 1280, height: 800 },
 });
 ctx.setDefaultTimeout(10000);
@@ -415,6 +418,32 @@ try {
     await phone.waitForSelector('#token');
     assert(await phone.evaluate(() => sessionStorage.length === 0), 'token forgotten on sign-out');
   });
+
+  // ---- the camera: Chromium's fake camera shows a photo of the label ----
+  const y4m = path.join(path.dirname(PROFILE), 'label.y4m');
+  await writeLabelVideo(page, path.join(DEVS[2], 'label.png'), y4m);
+  const camCtx = await chromium.launchPersistentContext(`${PROFILE}-camera`, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [...CHROMIUM_ARGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      `--use-file-for-fake-video-capture=${y4m}`],
+    viewport: { width: 390, height: 844 },
+    permissions: ['camera'],
+  });
+  contexts.push(camCtx);
+  camCtx.setDefaultTimeout(10000);
+  const cam = camCtx.pages()[0] || (await camCtx.newPage());
+  watch(cam, 'camera');
+  await step(cam, 'phone', 'camera-scan', async () => {
+    await signIn(cam);
+    await cam.click('nav a:text-is("Add device")');
+    await cam.click('#camera-button');
+    await cam.waitForSelector(`#label-done:has-text("Added ${EP[2]}")`, { timeout: 20000 });
+    assert(/scanned/.test(await cam.textContent('#label-done')), 'added from the camera');
+    const how = await cam.textContent('#camera-status');
+    assert(/QR code read/.test(how), `camera status: ${how}`);
+    assert(await cam.isHidden('video.camera'), 'camera stopped after the scan');
+  });
 } catch (e) {
   exitCode = 1;
   if (!failed) {
@@ -422,6 +451,7 @@ try {
     console.log(`not ok - ${e.stack || e.message}`);
   }
 } finally {
+  for (const c of contexts) await c.close().catch(() => {});
   await ctx.close().catch(() => {});
   for (const p of children) p.kill('SIGTERM');
   for (const srv of servers) {
@@ -433,6 +463,41 @@ try {
 console.log(`screenshots: ${SHOTS}`);
 console.log(`webui: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(exitCode || (failed ? 1 : 0));
+
+// A Y4M video (one frame, 640x480, 4:2:0) of a label's QR code for
+// Chromium's fake camera; the browser itself decodes the PNG.
+async function writeLabelVideo(page, png, out) {
+  const W = 640;
+  const H = 480;
+  const b64 = fs.readFileSync(png).toString('base64');
+  const yPlane = await page.evaluate(async ([data, W, H]) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${data}`;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = W;
+    c.height = H;
+    const g = c.getContext('2d');
+    g.fillStyle = '#fff';
+    g.fillRect(0, 0, W, H);
+    g.imageSmoothingEnabled = false;
+    const side = Math.min(W, H) - 60;
+    g.drawImage(img, (W - side) / 2, (H - side) / 2, side, side);
+    const px = g.getImageData(0, 0, W, H).data;
+    let bin = '';
+    for (let i = 0; i < W * H; i++) {
+      const y = Math.round(0.299 * px[4 * i] + 0.587 * px[4 * i + 1] + 0.114 * px[4 * i + 2]);
+      bin += String.fromCharCode(y);
+    }
+    return btoa(bin);
+  }, [b64, W, H]);
+  const chroma = Buffer.alloc((W / 2) * (H / 2) * 2, 128);
+  fs.writeFileSync(out, Buffer.concat([
+    Buffer.from(`YUV4MPEG2 W${W} H${H} F10:1 Ip A1:1 C420jpeg\nFRAME\n`),
+    Buffer.from(yPlane, 'base64'),
+    chroma,
+  ]));
+}
 
 // ---- device steps (run when the engines are wired into the gateway) ----------------
 
