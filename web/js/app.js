@@ -175,7 +175,31 @@ function deviceRow(d) {
     h('span', { class: 'seen' }, 'seen ', timeEl(d.last_seen, true)));
 }
 
+// Bootstrap attempts the gateway refused (no label, wrong credential, denied):
+// what it checked, so a user sees why a device does not show up as pending.
+function refusedItem(time, ep, why) {
+  return h('li', { dataset: { endpoint: ep || '' } }, timeEl(time, true), ' ', h('strong', {}, ep || '?'), ': ', why);
+}
+
 function homeView() {
+  const refusedList = h('ul', { class: 'audit', id: 'refused-list' });
+  const refusedSection = h('section', { 'aria-labelledby': 'refused-h', hidden: true },
+    h('h2', { id: 'refused-h' }, 'Refused bootstrap attempts'), refusedList);
+  const addRefused = (item, atTop) => {
+    refusedSection.hidden = false;
+    if (atTop) refusedList.prepend(item);
+    else refusedList.append(item);
+    while (refusedList.children.length > 5) refusedList.lastChild.remove();
+  };
+  api('GET', '/audit?limit=200')
+    .then((r) => r.audit.filter((a) => a.event === 'bootstrap.refused').slice(0, 5)
+      .forEach((a) => addRefused(refusedItem(a.time, a.endpoint, a.detail), false)))
+    .catch(() => {});
+  onCleanup(subscribe((what, d) => {
+    if (what === 'event' && d.type === 'bootstrap' && d.data.action === 'refused') {
+      addRefused(refusedItem(d.data.time, d.data.endpoint, d.data.reason || 'refused'), true);
+    }
+  }));
   const pendingList = h('ul', { class: 'cards', id: 'pending-list', 'aria-live': 'polite' });
   const devList = h('ul', { class: 'devices', id: 'device-list' });
   const engines = h('p', { class: 'notice', id: 'engines', hidden: true });
@@ -206,6 +230,7 @@ function homeView() {
     h('section', { 'aria-labelledby': 'pending-h' },
       h('h2', { id: 'pending-h' }, 'Pending approval'),
       pendingList),
+    refusedSection,
     h('section', { 'aria-labelledby': 'devices-h' },
       h('h2', { id: 'devices-h' }, 'All devices'),
       devList));

@@ -4,7 +4,7 @@
 // errors (device offline, server not running) are shown where they happened.
 
 import { api, devPath } from './api.js';
-import { h, clear, timeEl, stateBadge, STATE_TEXT, CRED_TEXT } from './util.js';
+import { h, clear, timeEl, fmtTime, stateBadge, STATE_TEXT, CRED_TEXT } from './util.js';
 import { toast, confirmDialog, onCleanup, errorText } from './ui.js';
 import { store, subscribe, loadDevice, setValue, getValue } from './store.js';
 import { LIVE, parseObjectLinks, objectName, resourceName, OBJECTS } from './objects.js';
@@ -13,7 +13,7 @@ const observed = new Set(); // "ep path" observed during this session
 
 function fmtValue(v) {
   if (v === undefined || v === null) return '—';
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(2);
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toFixed(2)));
   if (typeof v === 'boolean') return v ? 'on (true)' : 'off (false)';
   if (typeof v === 'object' && 'opaque' in v) return `opaque, ${Math.floor((v.opaque.length * 3) / 4)} bytes`;
   return typeof v === 'string' ? v : JSON.stringify(v);
@@ -209,7 +209,7 @@ function build(ep) {
       h('dt', {}, 'Last seen'), h('dd', {}, timeEl(dev.last_seen, true)),
       h('dt', {}, 'Added'), h('dd', {}, timeEl(dev.created)),
       h('dt', {}, 'Credentials'), h('dd', {}, cred
-        ? `${CRED_TEXT[cred.kind] || cred.kind}${cred.psk_identity ? ` (identity ${cred.psk_identity})` : ''}, issued ${new Date(cred.issued * 1000).toLocaleString()}`
+        ? `${CRED_TEXT[cred.kind] || cred.kind}${cred.psk_identity ? ` (identity ${cred.psk_identity})` : ''}, issued ${fmtTime(cred.issued)}`
         : 'none issued'),
       h('dt', {}, 'Bootstrap'), h('dd', {}, req
         ? `${req.state}${req.label_match ? ', label matches' : ', label does not match'} (${CRED_TEXT[req.peer_cred_type] || req.peer_cred_type})`
@@ -219,7 +219,8 @@ function build(ep) {
         : 'not reported'));
     const r = dev.registration;
     clear(reg).append(...(r
-      ? [h('dt', {}, 'Registered'), h('dd', {}, timeEl(r.time)),
+      ? [h('dt', {}, 'Now'), h('dd', {}, registered ? 'registered' : `not registered (${dev.state})`),
+        h('dt', {}, registered ? 'Registered' : 'Last registered'), h('dd', {}, timeEl(r.time)),
         h('dt', {}, 'Lifetime'), h('dd', {}, `${r.lifetime} s`),
         h('dt', {}, 'LwM2M'), h('dd', {}, `${r.lwm2m}, binding ${r.binding}`),
         h('dt', {}, 'Address'), h('dd', {}, r.peer || '?'),
@@ -231,7 +232,8 @@ function build(ep) {
     for (const l of LIVE) value(l.path);
     value('/3311/0/5850');
     value('/3311/0/5851');
-    // Live values: observe what the device has, once per session.
+    // Live values: observe what the device has, once per registration.
+    if (!registered) for (const l of LIVE) observed.delete(`${ep} ${l.path}`);
     if (registered) {
       const objs = parseObjectLinks(r ? r.objects : '').map((o) => o.id);
       for (const l of LIVE) {
