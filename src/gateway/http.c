@@ -887,6 +887,9 @@ static enum MHD_Result queue_file_response(struct dk_gw_req *q, struct MHD_Respo
     const char *type = content_type(file);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     common_headers(r);
+    /* The files are small and change with the gateway: no stale UI after an
+     * upgrade. */
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     if (strncmp(type, "text/html", 9) == 0) {
         MHD_add_response_header(r, "Content-Security-Policy", q->gw->csp);
         MHD_add_response_header(r, "X-Frame-Options", "DENY");

@@ -29,6 +29,14 @@ for i in 1 2 3; do
     --bs-uri "coaps://127.0.0.1:$bs_port" >/dev/null || dk_fail "duckling-factory new dev$i"
 done
 
+# A tile URL that could break out of the CSP header is refused at start.
+for bad in "javascript:alert(1)" "https://x.example/';script-src *" "https://x.example/a b" "ftp://x.example/{z}"; do
+  "$DK_BIN/duckling-gateway" --data "$DK_TMP/gw-bad" --http-port 0 --map-tiles "$bad" >/dev/null 2>"$DK_TMP/bad.err" &&
+    dk_fail "--map-tiles '$bad' accepted"
+  grep -q -- '--map-tiles' "$DK_TMP/bad.err" || dk_fail "--map-tiles '$bad': $(cat "$DK_TMP/bad.err")"
+done
+dk_pass "--map-tiles refuses URLs that are not plain http(s) templates"
+
 # The gateway: web UI found in the source tree (baked in at build time), map
 # tiles from a port nobody listens on, so the map must fall back to its plot.
 tile_port=$(dk_free_tcp_port)
