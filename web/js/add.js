@@ -19,6 +19,7 @@ const FIELD_TEXT = {
   'cred-type': 'the credential type',
   'cred-value': 'the credential value',
   checksum: 'the checksum (last field)',
+  end: 'the end of the label (it ends with ;;)',
 };
 
 export function addView() {
@@ -75,6 +76,7 @@ export function addView() {
         'Turn the device on: when it asks to be bootstrapped it appears under ',
         h('a', { href: '#/' }, 'Pending approval'), '. ',
         h('a', { href: `#/device/${enc(r.endpoint)}` }, `Open ${r.endpoint}`), '.');
+      done.scrollIntoView({ block: 'nearest' });
       toast(`Label of ${r.endpoint} added.`);
       loadRecords();
       loadDevices().catch(() => {});
