@@ -15,7 +15,8 @@ struct gw_options {
     uint16_t http_port;
     uint16_t bs_port;
     uint16_t server_port;
-    const char *www_dir;
+    const char *www_dir;   /* NULL: look for the installed or source web/ */
+    const char *map_tiles; /* tile URL template for the web UI's map, or NULL */
     enum dk_gw_approval approval;
     int64_t pending_ttl; /* seconds */
     int64_t op_timeout;  /* seconds */
