@@ -194,8 +194,8 @@ static void cb_event(void *user, const struct dk_client_event *ev)
         dk_info(&d->log, MOD, "registered with server %u at %s", ev->ssid, loc ? loc : "?");
         break;
     case DK_CLIENT_EV_REG_FAILED:
-        dk_warn(&d->log, MOD, "registration with server %u failed: %s; retry in %lld ms",
-                ev->ssid, dk_strerror(ev->reason), (long long)ev->delay_ms);
+        dk_warn(&d->log, MOD, "registration with server %u failed: %s; retry in %lld ms", ev->ssid,
+                dk_strerror(ev->reason), (long long)ev->delay_ms);
         break;
     case DK_CLIENT_EV_DEREGISTERED:
         if (ev->reason)
@@ -205,8 +205,8 @@ static void cb_event(void *user, const struct dk_client_event *ev)
             dk_info(&d->log, MOD, "de-registered from server %u", ev->ssid);
         break;
     case DK_CLIENT_EV_BOOTSTRAP_FAILED:
-        dk_warn(&d->log, MOD, "bootstrap failed: %s; retry in %lld ms",
-                dk_strerror(ev->reason), (long long)ev->delay_ms);
+        dk_warn(&d->log, MOD, "bootstrap failed: %s; retry in %lld ms", dk_strerror(ev->reason),
+                (long long)ev->delay_ms);
         break;
     case DK_CLIENT_EV_REBOOT:
         dk_info(&d->log, MOD, "reboot requested by a server: restarting");
@@ -512,7 +512,10 @@ static int load_operational(struct device *d)
     dk_store_ops_free(&ops);
     if (rc) {
         report(path, "%s (erase it with '%s --data %s --factory-reset')",
-               why ? why : rc == DK_EIO ? strerror(errno) : dk_strerror(rc), PROG, d->opt.data);
+               why            ? why
+               : rc == DK_EIO ? strerror(errno)
+                              : dk_strerror(rc),
+               PROG, d->opt.data);
         return -1;
     }
     return 0;

@@ -178,8 +178,7 @@ static int setup_dtls(struct device *d, struct xport *x, const struct dk_client_
     x->keys = malloc(x->keys_len ? x->keys_len : 1);
     if (!x->keys)
         return DK_ENOMEM;
-    uint8_t *id = x->keys, *secret = id + sec->identity_len,
-            *srv = secret + sec->secret_len;
+    uint8_t *id = x->keys, *secret = id + sec->identity_len, *srv = secret + sec->secret_len;
     if (sec->identity_len)
         memcpy(id, sec->identity, sec->identity_len);
     if (sec->secret_len)
