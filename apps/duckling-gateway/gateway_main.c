@@ -32,7 +32,12 @@ static void usage(FILE *f)
            "  --data DIR            data directory (created 0700): gateway.db, admin.token\n"
            "  --listen ADDR         address to listen on (default 127.0.0.1; \"::\" for all)\n"
            "  --http-port N         REST API and web UI port (default 8080; 0: any free port)\n"
-           "  --www DIR             serve the web UI from DIR (default: a placeholder page)\n"
+           "  --www DIR             serve the web UI from DIR (default: ../share/duckling/web\n"
+           "                        next to the program, else the source tree's web/ folder;\n"
+           "                        \"none\": a placeholder page)\n"
+           "  --map-tiles URL       map tile URL template for the web UI's map, e.g.\n"
+           "                        https://tile.example.org/{z}/{x}/{y}.png (default: none,\n"
+           "                        the map plots coordinates without tiles)\n"
            "  --approval POLICY     manual (default): the user approves each device;\n"
            "                        auto: scanning the label is the approval\n"
            "  --pending-ttl S       seconds a bootstrap request waits for approval (default 600)\n"
@@ -99,6 +104,7 @@ enum {
     OPT_BS_PORT,
     OPT_SERVER_PORT,
     OPT_WWW,
+    OPT_MAP_TILES,
     OPT_APPROVAL,
     OPT_PENDING_TTL,
     OPT_OP_TIMEOUT,
@@ -124,6 +130,7 @@ static int parse_options(int argc, char **argv, struct gw_options *o)
         {"bs-port", required_argument, NULL, OPT_BS_PORT},
         {"server-port", required_argument, NULL, OPT_SERVER_PORT},
         {"www", required_argument, NULL, OPT_WWW},
+        {"map-tiles", required_argument, NULL, OPT_MAP_TILES},
         {"approval", required_argument, NULL, OPT_APPROVAL},
         {"pending-ttl", required_argument, NULL, OPT_PENDING_TTL},
         {"op-timeout", required_argument, NULL, OPT_OP_TIMEOUT},
@@ -198,6 +205,9 @@ static int parse_options(int argc, char **argv, struct gw_options *o)
         case OPT_WWW:
             o->www_dir = optarg;
             break;
+        case OPT_MAP_TILES:
+            o->map_tiles = optarg;
+            break;
         case OPT_APPROVAL:
             if (strcmp(optarg, "manual") == 0)
                 o->approval = DK_GW_APPROVAL_MANUAL;
@@ -259,6 +269,40 @@ static int parse_options(int argc, char **argv, struct gw_options *o)
     if (o->home_psk && (strlen(o->home_psk) < 8 || strlen(o->home_psk) > 63))
         return usage_error("%s", "--home-psk: a WPA2 passphrase has 8 to 63 characters");
     return -1;
+}
+
+static bool has_index(const char *dir)
+{
+    char path[4096];
+    struct stat st;
+    int n = snprintf(path, sizeof path, "%s/index.html", dir);
+    return n > 0 && (size_t)n < sizeof path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The web UI folder: --www DIR; else share/duckling/web installed next to
+ * the program's bin/; else the source tree's web/ (baked in at build time,
+ * for running from the build tree); else none (the built-in placeholder). */
+static const char *find_web_dir(const char *given, char *buf, size_t cap)
+{
+    if (given)
+        return strcmp(given, "none") == 0 ? NULL : given;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            int w = snprintf(buf, cap, "%s/../share/duckling/web", exe);
+            if (w > 0 && (size_t)w < cap && has_index(buf))
+                return buf;
+        }
+    }
+#ifdef DK_WEB_DIR
+    if (has_index(DK_WEB_DIR))
+        return DK_WEB_DIR;
+#endif
+    return NULL;
 }
 
 /* The data directory holds keys: create it 0700, refuse a non-directory. */
@@ -370,6 +414,8 @@ int gw_main(int argc, char **argv, const struct gw_engines *engines)
         goto out;
     }
     char dbpath[4096];
+    char webbuf[4096];
+    const char *web_dir = find_web_dir(opt.www_dir, webbuf, sizeof webbuf);
     snprintf(dbpath, sizeof dbpath, "%s/gateway.db", opt.data_dir);
     err = dk_gwdb_open(&db, dbpath, &log);
     if (err) {
@@ -382,7 +428,9 @@ int gw_main(int argc, char **argv, const struct gw_engines *engines)
         .token = token,
         .listen = opt.listen,
         .port = opt.http_port,
-        .www_dir = opt.www_dir,
+        .www_dir = web_dir,
+        .map_tiles = opt.map_tiles,
+        .rng = &rng,
         .op_timeout_ms = opt.op_timeout * 1000,
         .approval = opt.approval,
         .pending_ttl = opt.pending_ttl,
@@ -402,7 +450,8 @@ int gw_main(int argc, char **argv, const struct gw_engines *engines)
     err = dk_gw_setup(&gw, &cfg);
     if (err) {
         fprintf(stderr, PROG ": HTTP on %s port %u: %s\n", opt.listen, (unsigned)opt.http_port,
-                err == DK_EINVAL ? "bad listen address" : "cannot listen (port in use?)");
+                err == DK_EINVAL ? "bad listen address or --map-tiles URL"
+                                 : "cannot listen (port in use?)");
         goto out;
     }
     struct run_ctx run = {&loop, 0};
@@ -428,6 +477,7 @@ int gw_main(int argc, char **argv, const struct gw_engines *engines)
                token);
     }
     report_engines(&opt, &cfg);
+    fprintf(stderr, PROG ": web UI: %s\n", web_dir ? web_dir : "none found (placeholder page)");
     const char *host = opt.listen;
     bool v6 = strchr(host, ':') != NULL;
     printf("listening on http://%s%s%s:%u/\n", v6 ? "[" : "", host, v6 ? "]" : "",

@@ -19,7 +19,8 @@ struct gw_options {
     uint16_t server_port_nosec; /* --nosec: 5683 */
     const char *advertise;      /* host devices reach us at; NULL: from --listen */
     const char *server_uri;     /* LwM2M Server URI written by bootstrap; NULL: ours */
-    const char *www_dir;
+    const char *www_dir;        /* NULL: look for the installed or source web/ */
+    const char *map_tiles;      /* tile URL template for the web UI's map, or NULL */
     enum dk_gw_approval approval;
     int64_t pending_ttl; /* seconds */
     int64_t op_timeout;  /* seconds */

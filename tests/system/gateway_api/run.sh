@@ -137,10 +137,14 @@ check "not a Bearer token: 401" test "$code" = 401
 code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
   --data-binary "{\"label\":\"$LABEL\"}" "$URL/api/oob")
 check "POST without token: 401 and nothing stored" test "$code" = 401
-code=$(curl -s -o "$T/body" -w '%{http_code}' -N "$URL/api/events?token=$TOKEN" --max-time 1)
-check "event stream takes ?token= (EventSource has no headers)" test "$code" = 200
-code=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/api/events?token=nope" --max-time 2)
-check "event stream with a wrong ?token=: 401" test "$code" = 401
+# EventSource has no headers: the stream takes a one-time ticket, never the token.
+ticket=$(curl -s -X POST -H "Authorization: Bearer $TOKEN" "$URL/api/events/ticket" | jq -r .ticket)
+code=$(curl -s -o "$T/body" -w '%{http_code}' -N "$URL/api/events?ticket=$ticket" --max-time 1)
+check "event stream takes a ?ticket= from POST /api/events/ticket" test "$code" = 200
+code=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/api/events?ticket=$ticket" --max-time 2)
+check "a used ticket: 401" test "$code" = 401
+code=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/api/events?token=$TOKEN" --max-time 2)
+check "the token in the URL is not accepted: 401" test "$code" = 401
 echo "$TOKEN" | sed 's/./0/g' >"$T/wrong.token"
 $BIN/duckling --gateway "$URL" --token-file "$T/wrong.token" pending >/dev/null 2>"$T/err"
 check "duckling with a wrong token exits 1" test $? -eq 1
