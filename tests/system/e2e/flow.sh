@@ -6,8 +6,15 @@
 source "$(dirname "$0")/lib.sh"
 CRED=${1:?psk or x509}
 
-gw_start gw
-make_device d "$CRED"
+# The psk device is a WIFI one: the bootstrap also writes the home network
+# (/12) from the gateway's options.
+if [[ $CRED == psk ]]; then
+  gw_start gw --home-ssid duckling-home --home-psk 'correct horse battery'
+  make_device d "$CRED" wifi
+else
+  gw_start gw
+  make_device d "$CRED"
+fi
 EP=$EP_d
 
 # Scan: psk from the label text, x509 from its QR code image (zbarimg).
@@ -20,7 +27,7 @@ grep -q "label added: $EP" "$T/scan.out" || fail "scan output: $(cat "$T/scan.ou
 [[ $(dev_state "$EP") == expected ]] || fail "scanned device not 'expected'"
 pass "$CRED: label scanned, device expected"
 
-dev_start d
+dev_start d --on-operational "env | grep '^DK_' | sort >'$T/operational.env'"
 wait_pending "$EP"
 check_no_op_store d
 [[ $(dk --json pending | jq -r '.pending[0].peer_cred_type') == "$CRED" ]] || fail "pending cred type"
@@ -43,6 +50,13 @@ fi
 jq -e '.registration.lifetime > 0 and (.registration.objects | test("</3303/0>"))' "$T/dev.json" \
   >/dev/null || fail "registration details: $(cat "$T/dev.json")"
 pass "$CRED: approved -> bootstrapped -> registered with operational credentials"
+
+if [[ $CRED == psk ]]; then
+  [[ $(dk --json read "$EP" /12/0/5 | jq -r .value) == duckling-home ]] || fail "home SSID not in /12/0/5"
+  wait_for "$T/operational.env" '^DK_SSID=duckling-home$' 10
+  grep -qx 'DK_PSK=correct horse battery' "$T/operational.env" || fail "hook without the home PSK"
+  pass "$CRED: WIFI device got the home network (/12/0) and its operational hook ran with it"
+fi
 
 # Read the temperature.
 t=$(dk read "$EP" /3303/0/5700) || fail "read temperature"

@@ -107,10 +107,12 @@ wait_pending() { until_ok "${2:-30}" is_pending "$1" || fail "$1 never became pe
 
 # ---- devices -----------------------------------------------------------------
 
-# make_device NAME CRED: a device made by the factory in $T/NAME; EP_<NAME> set.
+# make_device NAME CRED [CHANNEL]: a device made by the factory in $T/NAME
+# (channel none by default); EP_<NAME> set.
 make_device() {
-  local name=$1 cred=$2
-  "$FACTORY" new --type LED --cred "$cred" --channel none --out "$T/$name" >"$T/$name.factory" 2>&1 ||
+  local name=$1 cred=$2 channel=${3:-none}
+  "$FACTORY" new --type LED --cred "$cred" --channel "$channel" --out "$T/$name" \
+    >"$T/$name.factory" 2>&1 ||
     fail "duckling-factory new --cred $cred: $(cat "$T/$name.factory")"
   printf -v "EP_$name" '%s' "$(label_field "$(cat "$T/$name/label.txt")" ep)"
 }

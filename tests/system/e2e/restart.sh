@@ -43,6 +43,18 @@ grep -q '1 of 1 registrations restored' "$T/gw.err" || fail "registration not re
 [[ $(dev_state "$EP_a") == approved ]] || fail "a's approval lost ($(dev_state "$EP_a"))"
 pass "after the restart: token and CA kept, b's registration restored ($loc), a still approved"
 
+# Another gateway cannot take the ports of this one (no shared UDP ports).
+for opt in --bs-port --server-port; do
+  port=$GW_BS
+  [[ $opt == --server-port ]] && port=$GW_SRV
+  rc=0
+  other=(--bs-port 0 --server-port 0 "$opt" "$port")
+  "$GATEWAY" --data "$T/other" --http-port 0 "${other[@]}" >"$T/other.out" 2>"$T/other.err" || rc=$?
+  [[ $rc == 1 ]] && grep -q "port $port: cannot bind (port in use?)" "$T/other.err" ||
+    fail "second gateway on $opt $port: rc $rc, $(cat "$T/other.err")"
+done
+pass "a second gateway on the same UDP ports exits 1 (port in use)"
+
 # A comes: provisioned without a new approval.
 dev_start a
 wait_state "$EP_a" registered 40
