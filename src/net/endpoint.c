@@ -165,7 +165,8 @@ static void emit(struct dk_endpoint *e, const struct dk_addr *peer, enum dk_endp
         e->on_event(e->event_user, peer, ev, info, err);
 }
 
-static void client_drop(struct dk_endpoint *e, struct dk_endpoint_client *c, int err, dk_time_t now)
+static void client_drop(struct dk_endpoint *e, struct dk_endpoint_client *c, int err,
+                        dk_time_t now)
 {
     struct dk_addr peer = c->peer;
     dk_dtls_session_free(c->s);
@@ -343,8 +344,8 @@ void dk_endpoint_on_readable(struct dk_endpoint *e, dk_time_t now)
 }
 
 /* CoAP datagrams go out plain, through a client session, or a server session. */
-static void route_out(struct dk_endpoint *e, const struct dk_addr *to, const uint8_t *d, size_t n,
-                      dk_time_t now)
+static void route_out(struct dk_endpoint *e, const struct dk_addr *to, const uint8_t *d,
+                      size_t n, dk_time_t now)
 {
     if (is_server(e)) {
         struct dk_dtls_session *s = dk_dtls_server_find(&e->srv, to);
