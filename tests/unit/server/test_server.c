@@ -1118,7 +1118,10 @@ static void test_persistence_round_trip(void **state)
     assert_int_equal(dk_server_restore(&w->s, &bad, w->now), DK_EINVAL);
     bad.links = "";
     bad.links_len = 0;
+    bad.peer = NULL; /* address unknown: no operations until it updates */
     assert_int_equal(dk_server_restore(&w->s, &bad, w->now), 0);
+    dk_server_op_init(&op, DK_SERVER_READ, &p);
+    assert_int_equal(dk_server_op_start(&w->s, "dev9", &op, w->now, NULL), DK_ESTATE);
     run(w, w->now + 1000);
     assert_int_equal(dk_server_get(&w->s, "dev9", &info, w->now), DK_ENOTFOUND);
     assert_int_equal(last_ev(w)->type, DK_SERVER_EV_EXPIRED);
