@@ -292,7 +292,8 @@ static int start_op(struct gw_wire *w, const char *ep, const char *path, struct 
     int rc = dk_server_op_start(&S(w)->srv, ep, op, now, &o->id);
     if (rc) {
         op_free(w, o);
-        return rc;
+        /* DK_ESTATE: registered, but not heard from since the restart. */
+        return rc == DK_ESTATE ? DK_EAGAIN : rc;
     }
     dk_endpoint_flush(&w->srv_ep, now);
     if (w->srv_plain)
@@ -731,6 +732,11 @@ static void restore_registrations(struct gw_wire *w)
             dk_gwdb_find_oob(dk_gw_db(w->gw), s->ep, &rec) == 0 && rec.cred_type == DK_GW_CRED_NONE;
         dk_memzero(&rec, sizeof rec);
         info.coap = plain && w->srv_plain ? &w->srv_coap_plain : &w->srv_coap;
+        /* A DTLS session did not survive the restart: the old address is
+         * of no use until the device handshakes again and updates (then the
+         * registration follows it). A plain device's address still is. */
+        if (info.coap == &w->srv_coap)
+            info.peer = NULL;
         info.remaining_ms =
             (s->reg.registered + s->reg.lifetime - wall) * 1000 + S(w)->cfg.grace_ms;
         rc = parse_peer(s->reg.peer, &peer);

@@ -265,6 +265,10 @@ static unsigned status_for_err(int err, const char **what)
     case DK_ECANCELED:
         *what = "the gateway is shutting down";
         return 503;
+    case DK_EAGAIN:
+        *what = "the device has not been heard from since the gateway restarted; it is "
+                "reachable again after its next registration update";
+        return 503;
     default:
         *what = dk_strerror(err);
         return 502;

@@ -41,7 +41,11 @@ grep -q '1 of 1 registrations restored' "$T/gw.err" || fail "registration not re
 [[ $(dev_state "$EP_b") == registered ]] || fail "b not registered after the restart"
 [[ $(dk --json device "$EP_b" | jq -r '.registration.location') == "$loc" ]] || fail "location changed"
 [[ $(dev_state "$EP_a") == approved ]] || fail "a's approval lost ($(dev_state "$EP_a"))"
-pass "after the restart: token and CA kept, b's registration restored ($loc), a still approved"
+rc=0
+dk read "$EP_b" /3303/0/5700 >"$T/read.out" 2>&1 || rc=$?
+[[ $rc == 1 ]] && grep -q 'not been heard from since the gateway restarted.*HTTP 503' "$T/read.out" ||
+  fail "read b before it is back: rc $rc, $(cat "$T/read.out")"
+pass "after the restart: token and CA kept, b's registration restored ($loc), a still approved; b is not reachable until it updates (503 at once, no timeout)"
 
 # Another gateway cannot take the ports of this one (no shared UDP ports).
 for opt in --bs-port --server-port; do
