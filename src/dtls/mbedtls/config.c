@@ -142,7 +142,7 @@ static int pick_authmode(struct dk_mb_conf *mc, const struct dk_dtls_params *p)
     return 0;
 }
 
-#if defined(MBEDTLS_SSL_SRV_C) && defined(MBEDTLS_SSL_DTLS_HELLOVERIFY)
+#if defined(MBEDTLS_SSL_SRV_C) && defined(MBEDTLS_SSL_DTLS_HELLO_VERIFY)
 /* The server table checked the cookie before the session existed, so the
  * session itself accepts whatever cookie the ClientHello carries. */
 static int cookie_write_never(void *ctx, unsigned char **p, unsigned char *end,
@@ -209,7 +209,7 @@ static int setup_conf(struct dk_mb_conf *mc, const struct dk_dtls_params *p)
 #if defined(MBEDTLS_SSL_ENCRYPT_THEN_MAC)
     mbedtls_ssl_conf_encrypt_then_mac(&mc->conf, MBEDTLS_SSL_ETM_DISABLED);
 #endif
-#if defined(MBEDTLS_SSL_SRV_C) && defined(MBEDTLS_SSL_DTLS_HELLOVERIFY)
+#if defined(MBEDTLS_SSL_SRV_C) && defined(MBEDTLS_SSL_DTLS_HELLO_VERIFY)
     if (p->role == DK_DTLS_SERVER)
         mbedtls_ssl_conf_dtls_cookies(&mc->conf, cookie_write_never, cookie_accept, NULL);
 #else
