@@ -73,6 +73,7 @@ struct device {
     struct driver_config dcfg;
     struct driver *drv;
     dk_time_t button_at; /* gpio button hold check, DK_TIME_NEVER */
+    struct dk_coap_config coap;
     struct dk_client_config ccfg;
     struct dk_client client;
     bool client_ready;

@@ -120,8 +120,7 @@ void hook_reap(const struct dk_log *log)
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
             dk_info(log, "hook", "pid %ld finished", (long)pid);
         else if (WIFEXITED(status))
-            dk_warn(log, "hook", "pid %ld exited with status %d", (long)pid,
-                    WEXITSTATUS(status));
+            dk_warn(log, "hook", "pid %ld exited with status %d", (long)pid, WEXITSTATUS(status));
         else if (WIFSIGNALED(status))
             dk_warn(log, "hook", "pid %ld killed by signal %d", (long)pid, WTERMSIG(status));
     }

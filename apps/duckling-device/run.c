@@ -194,8 +194,8 @@ static void cb_event(void *user, const struct dk_client_event *ev)
         dk_info(&d->log, MOD, "registered with server %u at %s", ev->ssid, loc ? loc : "?");
         break;
     case DK_CLIENT_EV_REG_FAILED:
-        dk_warn(&d->log, MOD, "registration with server %u failed: %s; retry in %lld ms",
-                ev->ssid, dk_strerror(ev->reason), (long long)ev->delay_ms);
+        dk_warn(&d->log, MOD, "registration with server %u failed: %s; retry in %lld ms", ev->ssid,
+                dk_strerror(ev->reason), (long long)ev->delay_ms);
         break;
     case DK_CLIENT_EV_DEREGISTERED:
         if (ev->reason)
@@ -205,8 +205,8 @@ static void cb_event(void *user, const struct dk_client_event *ev)
             dk_info(&d->log, MOD, "de-registered from server %u", ev->ssid);
         break;
     case DK_CLIENT_EV_BOOTSTRAP_FAILED:
-        dk_warn(&d->log, MOD, "bootstrap failed: %s; retry in %lld ms",
-                dk_strerror(ev->reason), (long long)ev->delay_ms);
+        dk_warn(&d->log, MOD, "bootstrap failed: %s; retry in %lld ms", dk_strerror(ev->reason),
+                (long long)ev->delay_ms);
         break;
     case DK_CLIENT_EV_REBOOT:
         dk_info(&d->log, MOD, "reboot requested by a server: restarting");
@@ -253,6 +253,8 @@ static dk_time_t engine_timer(void *user, dk_time_t now)
     next = dk_time_min(next, d->button_at);
     if (d->stopping)
         next = dk_time_min(next, d->stop_deadline);
+    if (d->quit || d->reboot)
+        return now; /* the loop must not sleep: the main loop acts on it */
     return next;
 }
 
@@ -429,6 +431,19 @@ static int setup_client(struct device *d)
     c->driver.read_memory = drv_memory;
     c->driver.user = d;
     c->bs_holdoff_ms = d->opt.holdoff_ms;
+    /* CoAP sized for a device: bodies no larger than the engine's payload
+     * limit (the default, 64 KiB, would be most of the daemon's heap), a few
+     * peers and exchanges. */
+    dk_coap_config_init(&d->coap);
+    d->coap.max_body = c->max_payload;
+    d->coap.max_peers = 8;
+    d->coap.max_exchanges = 16;
+    d->coap.max_dedup = 32;
+    d->coap.max_observers = c->max_observations;
+    d->coap.max_tx_queue = 16;
+    d->coap.rng = &d->rng;
+    d->coap.log = &d->log;
+    c->coap = &d->coap;
     c->rng = &d->rng;
     c->log = &d->log;
     c->cbs.open_transport = cb_open_transport;
@@ -447,6 +462,30 @@ static int setup_client(struct device *d)
     return 0;
 }
 
+/* dk_store_ops_wipe() overwrites device.key with zeros, syncs, unlinks it,
+ * then does the same to operational.store. A power cut (or kill -9) in
+ * between leaves one of two states, both meaning "the operational data are
+ * already crypto-erased": a key file of nothing but zeros, or a store without
+ * a key file. Anything else that fails to load is damage or tampering, which
+ * is not guessed around. */
+static bool interrupted_wipe(struct device *d)
+{
+    char key[4200];
+    snprintf(key, sizeof key, "%s/%s", d->opt.data, DK_STORE_KEY_FILE);
+    FILE *f = fopen(key, "rbe");
+    if (!f)
+        return errno == ENOENT && dk_store_ops_exists(d->opt.data);
+    uint8_t buf[512];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    bool more = fgetc(f) != EOF;
+    fclose(f);
+    bool zeros = n > 0 && !more;
+    for (size_t i = 0; i < n && zeros; i++)
+        zeros = buf[i] == 0;
+    dk_memzero(buf, sizeof buf);
+    return zeros;
+}
+
 /* operational.store, when there is one: the engine gets its records back. A
  * damaged store is not guessed around: the operator resets the device. */
 static int load_operational(struct device *d)
@@ -456,14 +495,8 @@ static int load_operational(struct device *d)
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", d->opt.data, DK_STORE_OPS_FILE);
     dk_store_ops_init(&ops);
-    /* A wipe destroys the key first: a store without its key is a factory
-     * reset that a power cut interrupted. Its data are gone (crypto-erased);
-     * finish the wipe and start in factory mode. */
-    char key[4200];
-    snprintf(key, sizeof key, "%s/%s", d->opt.data, DK_STORE_KEY_FILE);
-    if (dk_store_ops_exists(d->opt.data) && access(key, F_OK) != 0 && errno == ENOENT) {
-        dk_warn(&d->log, MOD, "%s without %s: finishing an interrupted factory reset",
-                DK_STORE_OPS_FILE, DK_STORE_KEY_FILE);
+    if (interrupted_wipe(d)) {
+        dk_warn(&d->log, MOD, "finishing an interrupted factory reset");
         if (dk_store_ops_wipe(d->opt.data) != 0) {
             report(path, "cannot finish the interrupted factory reset: %s", strerror(errno));
             return -1;
@@ -484,7 +517,10 @@ static int load_operational(struct device *d)
     dk_store_ops_free(&ops);
     if (rc) {
         report(path, "%s (erase it with '%s --data %s --factory-reset')",
-               why ? why : rc == DK_EIO ? strerror(errno) : dk_strerror(rc), PROG, d->opt.data);
+               why            ? why
+               : rc == DK_EIO ? strerror(errno)
+                              : dk_strerror(rc),
+               PROG, d->opt.data);
         return -1;
     }
     return 0;
@@ -565,7 +601,7 @@ int device_run(const struct options *o, char **argv)
             reboot(d); /* returns only when exec failed */
         if (d->reboot)
             goto out;
-        if (d->stopping && dk_clock_now() >= d->stop_deadline) {
+        if (!d->quit && d->stopping && dk_clock_now() >= d->stop_deadline) {
             dk_warn(&d->log, MOD, "de-registration did not finish in time: exiting");
             break;
         }

@@ -18,15 +18,28 @@
 
 /* ---- Data: objects, instances, values ------------------------------------------- */
 
-/* One stored resource (instance) value. Bytes live in data[]. */
+/* One stored resource (instance) value, kept small (24 bytes + bytes):
+ * strings, opaque and core links live in data[] with their length in u.n. */
 struct dk_cl_value {
     struct dk_cl_value *next; /* sorted by (rid, riid); riid NONE_ID sorts after instances */
-    uint16_t rid, riid;    /* riid NONE_ID: single-instance resource */
-    bool persist;          /* written by a server: part of the persistent state */
-    struct dk_lwm2m_value v;
-    size_t cap;
+    uint16_t rid, riid;       /* riid NONE_ID: single-instance resource */
+    uint8_t type;             /* enum dk_lwm2m_type */
+    bool persist;             /* written by a server: part of the persistent state */
+    union {
+        int64_t i;
+        uint64_t u;
+        double f;
+        bool b;
+        struct dk_lwm2m_objlnk lnk;
+        size_t n;
+    } u;
     uint8_t data[];
 };
+
+/* The value as the lwm2m layer sees it (bytes point into the node). */
+struct dk_lwm2m_value dk_cl_val_get(const struct dk_cl_value *v);
+/* Bytes of a stored value (0 for numbers). */
+size_t dk_cl_val_len(const struct dk_cl_value *v);
 
 struct dk_cl_inst {
     struct dk_cl_inst *next; /* sorted by iid */
@@ -118,13 +131,13 @@ enum bs_state {
 
 enum reg_state {
     REG_OFF = 0,
-    REG_WAIT,     /* timer: (open and) register */
+    REG_WAIT, /* timer: (open and) register */
     REG_OPENING,
     REG_REGISTERING,
-    REG_OK,       /* registered; timer: update */
+    REG_OK, /* registered; timer: update */
     REG_UPDATING,
-    REG_DEREG,    /* De-register in flight */
-    REG_DONE,     /* de-registered / given up; link closing */
+    REG_DEREG, /* De-register in flight */
+    REG_DONE,  /* de-registered / given up; link closing */
 };
 
 struct dk_cl_server {
@@ -136,10 +149,12 @@ struct dk_cl_server {
     dk_time_t timer;
     dk_time_t dereg_deadline;
     unsigned failures;
-    uint32_t lifetime_s;     /* as last registered */
+    uint32_t lifetime_s; /* as last registered */
     char binding[8];
     bool upd_objects, upd_lifetime, upd_binding;
     bool registered_once;
+    bool disabling; /* Execute /1/x/4: de-register, then wait disable_ms */
+    dk_time_t disable_ms;
     char location[LOCATION_MAX];
 };
 
@@ -148,8 +163,8 @@ struct dk_cl_bs {
     struct dk_cl_link link;
     uint16_t sec_iid;
     uint32_t xid;
-    dk_time_t timer;    /* BS_WAIT: next attempt; BS_PROVISION: timeout */
-    dk_time_t backoff;  /* next back-off delay */
+    dk_time_t timer;   /* BS_WAIT: next attempt; BS_PROVISION: timeout */
+    dk_time_t backoff; /* next back-off delay */
     unsigned attempts;
 };
 
@@ -165,7 +180,7 @@ struct dk_client_impl {
     const struct dk_client_config *cfg;
     const char *binding, *version; /* cfg's or the defaults */
     const struct dk_alloc *alloc;
-    dk_time_t now; /* latest time the program gave */
+    dk_time_t now;                  /* latest time the program gave */
     struct dk_coap_config coap_cfg; /* when cfg->coap is NULL */
     const struct dk_coap_config *ccfg;
     struct dk_coap_ep ep;
@@ -194,10 +209,10 @@ struct dk_client_impl {
     enum stop_mode stopping;
     dk_time_t stop_deadline;
     bool stopped;
-    bool reset_pending; /* Execute /3/0/5: reset at the next drive */
+    bool reset_pending;   /* Execute /3/0/5: reset at the next drive */
     bool refresh_pending; /* /1 defaults changed: refresh observations */
-    bool bs_pending;    /* Execute /1/x/9 or dk_client_bootstrap */
-    bool kick;          /* work waits for the next tick */
+    bool bs_pending;      /* Execute /1/x/9 or dk_client_bootstrap */
+    bool kick;            /* work waits for the next tick */
     unsigned in_cb;
 
     /* Wall clock for /3/0/13. */
@@ -214,9 +229,8 @@ struct dk_client_impl {
     bool temp_seen, lux_seen;
     double temp_min, temp_max, lux_min, lux_max;
 
-    uint8_t *scratch; /* max_payload: decode scratch and encode buffers */
-    uint8_t *scratch2;
-    char text[64];    /* values served by hooks (strings) */
+    char text[64];   /* Location-Path of a Create */
+    uint8_t etag[8]; /* ETag of a block-wise read */
 };
 
 /* ---- alloc.c / data.c ------------------------------------------------------------------- */
@@ -228,7 +242,8 @@ struct dk_cl_obj *dk_cl_obj_find(struct dk_client_impl *s, uint16_t oid);
 struct dk_cl_inst *dk_cl_inst_find(const struct dk_cl_obj *o, uint16_t iid);
 struct dk_cl_inst *dk_cl_inst_get(struct dk_client_impl *s, uint16_t oid, uint16_t iid);
 /* Creates an empty instance. Errors: DK_EEXIST, DK_ELIMIT, DK_ENOMEM. */
-int dk_cl_inst_create(struct dk_client_impl *s, struct dk_cl_obj *o, uint16_t iid, struct dk_cl_inst **out);
+int dk_cl_inst_create(struct dk_client_impl *s, struct dk_cl_obj *o, uint16_t iid,
+                      struct dk_cl_inst **out);
 void dk_cl_inst_delete(struct dk_client_impl *s, struct dk_cl_obj *o, uint16_t iid);
 void dk_cl_obj_clear(struct dk_client_impl *s, struct dk_cl_obj *o);
 /* Lowest free instance id, or NONE_ID. */
@@ -238,7 +253,7 @@ struct dk_cl_value *dk_cl_val_find(const struct dk_cl_inst *in, uint16_t rid, ui
 bool dk_cl_res_has_values(const struct dk_cl_inst *in, uint16_t rid);
 /* Stores a copy of v. Errors: DK_ELIMIT (too long), DK_ENOMEM. */
 int dk_cl_val_set(struct dk_client_impl *s, struct dk_cl_inst *in, uint16_t rid, uint16_t riid,
-               const struct dk_lwm2m_value *v, bool persist);
+                  const struct dk_lwm2m_value *v, bool persist);
 void dk_cl_val_del(struct dk_client_impl *s, struct dk_cl_inst *in, uint16_t rid, uint16_t riid);
 /* Deletes every instance of a multiple resource (and a single value). */
 void dk_cl_res_clear(struct dk_client_impl *s, struct dk_cl_inst *in, uint16_t rid);
@@ -246,10 +261,11 @@ void dk_cl_res_clear(struct dk_client_impl *s, struct dk_cl_inst *in, uint16_t r
 const struct dk_lwm2m_resource_def *dk_cl_res_def(const struct dk_cl_obj *o, uint16_t rid);
 
 /* Typed access to stored single values; false when absent or of another kind. */
-bool dk_cl_get_int(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16_t rid, int64_t *out);
+bool dk_cl_get_int(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16_t rid,
+                   int64_t *out);
 bool dk_cl_get_bool(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16_t rid, bool *out);
 bool dk_cl_get_bytes(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16_t rid,
-                  const uint8_t **p, size_t *n);
+                     const uint8_t **p, size_t *n);
 
 /* The decoder's typer over the registry (user: struct dk_client_impl *). */
 int dk_cl_type_of(void *user, const struct dk_lwm2m_path *path, enum dk_lwm2m_type *type);
@@ -281,7 +297,7 @@ void dk_cl_out_init(struct dk_cl_out *o, struct dk_lwm2m_writer *w);
 int dk_cl_out_sink(void *ctx, const struct dk_lwm2m_record *rec);
 /* Access decision for server ssid: 0 or DK_EPERM (DK_ENOMEM: ACL cache). */
 int dk_cl_access(struct dk_client *c, uint16_t ssid, enum dk_lwm2m_op op,
-              const struct dk_lwm2m_path *p);
+                 const struct dk_lwm2m_path *p);
 
 /* ---- dm.c: reading, writing and the request handler -------------------------------------- */
 
@@ -296,30 +312,30 @@ enum dk_cl_who {
 
 /* Emits the records under p in ascending order. Errors: DK_ENOTFOUND,
  * DK_EPERM (not readable), a hook's error, the sink's error. */
-int dk_cl_read(struct dk_client *c, const struct dk_lwm2m_path *p, enum dk_cl_who who, uint16_t ssid,
-            dk_cl_sink_fn *sink, void *ctx, dk_time_t now);
+int dk_cl_read(struct dk_client *c, const struct dk_lwm2m_path *p, enum dk_cl_who who,
+               uint16_t ssid, dk_cl_sink_fn *sink, void *ctx, dk_time_t now);
 /* One value (hooks first). */
 int dk_cl_read_value(struct dk_client *c, struct dk_cl_obj *o, struct dk_cl_inst *in, uint16_t rid,
-                  uint16_t riid, struct dk_lwm2m_value *out, dk_time_t now);
+                     uint16_t riid, struct dk_lwm2m_value *out, dk_time_t now);
 void dk_cl_handler(struct dk_coap_ep *ep, void *user, const struct dk_coap_req *req,
-                struct dk_coap_resp *resp);
+                   struct dk_coap_resp *resp);
 void dk_cl_coap_event(struct dk_coap_ep *ep, void *user, const struct dk_coap_event *ev);
 size_t dk_cl_server_count(struct dk_client_impl *s);
 
 /* ---- observe.c --------------------------------------------------------------------------- */
 
 struct dk_cl_attr *dk_cl_attr_find(struct dk_client_impl *s, uint16_t ssid,
-                             const struct dk_lwm2m_path *p);
+                                   const struct dk_lwm2m_path *p);
 /* Stores (merges) attributes. Errors: DK_EINVAL (inconsistent), DK_ELIMIT, DK_ENOMEM. */
 int dk_cl_attr_write(struct dk_client *c, uint16_t ssid, const struct dk_lwm2m_path *p,
-                  const struct dk_lwm2m_attrs *req);
+                     const struct dk_lwm2m_attrs *req);
 void dk_cl_attr_clear(struct dk_client_impl *s);
 int dk_cl_attr_encode(struct dk_client_impl *s, struct dk_buf *b);
 int dk_cl_attr_decode(struct dk_client *c, const uint8_t *p, size_t n);
 
 /* The observation registered by a GET with Observe 0 (inside the handler). */
 int dk_cl_obs_add(struct dk_client *c, uint32_t id, uint16_t ssid, const struct dk_lwm2m_path *p,
-               int cf, dk_time_t now);
+                  int cf, dk_time_t now);
 struct dk_cl_obs *dk_cl_obs_find(struct dk_client_impl *s, uint32_t id);
 void dk_cl_obs_remove(struct dk_client_impl *s, uint32_t id);
 void dk_cl_obs_clear(struct dk_client_impl *s);
@@ -331,21 +347,22 @@ void dk_cl_obs_refresh(struct dk_client *c);
 void dk_cl_obs_tick(struct dk_client *c, dk_time_t now);
 dk_time_t dk_cl_obs_deadline(struct dk_client_impl *s);
 /* A notification's representation was built: remember it. */
-void dk_cl_obs_sent(struct dk_client *c, struct dk_cl_obs *o, uint64_t hash, bool has_num, double num,
-                 dk_time_t now);
+void dk_cl_obs_sent(struct dk_client *c, struct dk_cl_obs *o, uint64_t hash, bool has_num,
+                    double num, dk_time_t now);
 /* ---- lifecycle.c ------------------------------------------------------------------------- */
 
 void dk_cl_event(struct dk_client *c, enum dk_client_event_type type, uint16_t ssid, int reason,
-              dk_time_t delay, const struct dk_lwm2m_path *path);
+                 dk_time_t delay, const struct dk_lwm2m_path *path);
 struct dk_cl_server *dk_cl_server_by_ssid(struct dk_client_impl *s, uint16_t ssid);
 /* Which transport a peer address belongs to: the bootstrap link (*srv NULL,
  * returns true), a server's, or none (false). */
-bool dk_cl_peer_lookup(struct dk_client_impl *s, const struct dk_addr *peer, struct dk_cl_server **srv,
-                    bool *is_bs);
+bool dk_cl_peer_lookup(struct dk_client_impl *s, const struct dk_addr *peer,
+                       struct dk_cl_server **srv, bool *is_bs);
 /* Hooks from the DM side. */
 void dk_cl_server_param_changed(struct dk_client *c, uint16_t srv_iid, uint16_t rid);
 void dk_cl_objects_changed(struct dk_client *c);
 void dk_cl_trigger_update(struct dk_client *c, uint16_t srv_iid);
+void dk_cl_trigger_disable(struct dk_client *c, uint16_t srv_iid);
 void dk_cl_trigger_bootstrap(struct dk_client *c);
 void dk_cl_trigger_reset(struct dk_client *c);
 /* Bootstrap interface hooks. */

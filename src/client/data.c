@@ -57,7 +57,8 @@ struct dk_cl_inst *dk_cl_inst_get(struct dk_client_impl *s, uint16_t oid, uint16
     return dk_cl_inst_find(dk_cl_obj_find(s, oid), iid);
 }
 
-int dk_cl_inst_create(struct dk_client_impl *s, struct dk_cl_obj *o, uint16_t iid, struct dk_cl_inst **out)
+int dk_cl_inst_create(struct dk_client_impl *s, struct dk_cl_obj *o, uint16_t iid,
+                      struct dk_cl_inst **out)
 {
     if (iid > DK_LWM2M_ID_MAX)
         return DK_EINVAL;
@@ -187,8 +188,80 @@ static bool has_bytes(enum dk_lwm2m_type t)
     return t == DK_LWM2M_TYPE_STRING || t == DK_LWM2M_TYPE_OPAQUE || t == DK_LWM2M_TYPE_CORELNK;
 }
 
+struct dk_lwm2m_value dk_cl_val_get(const struct dk_cl_value *v)
+{
+    struct dk_lwm2m_value out;
+    memset(&out, 0, sizeof out);
+    out.type = (enum dk_lwm2m_type)v->type;
+    switch (out.type) {
+    case DK_LWM2M_TYPE_STRING:
+    case DK_LWM2M_TYPE_OPAQUE:
+    case DK_LWM2M_TYPE_CORELNK:
+        out.v.bytes.p = v->data;
+        out.v.bytes.n = v->u.n;
+        break;
+    case DK_LWM2M_TYPE_INTEGER:
+    case DK_LWM2M_TYPE_TIME:
+        out.v.i = v->u.i;
+        break;
+    case DK_LWM2M_TYPE_UNSIGNED:
+        out.v.u = v->u.u;
+        break;
+    case DK_LWM2M_TYPE_FLOAT:
+        out.v.f = v->u.f;
+        break;
+    case DK_LWM2M_TYPE_BOOLEAN:
+        out.v.b = v->u.b;
+        break;
+    case DK_LWM2M_TYPE_OBJLNK:
+        out.v.lnk = v->u.lnk;
+        break;
+    default:
+        break;
+    }
+    return out;
+}
+
+size_t dk_cl_val_len(const struct dk_cl_value *v)
+{
+    return has_bytes((enum dk_lwm2m_type)v->type) ? v->u.n : 0;
+}
+
+static void val_fill(struct dk_cl_value *nv, const struct dk_lwm2m_value *v)
+{
+    nv->type = (uint8_t)v->type;
+    memset(&nv->u, 0, sizeof nv->u);
+    switch (v->type) {
+    case DK_LWM2M_TYPE_STRING:
+    case DK_LWM2M_TYPE_OPAQUE:
+    case DK_LWM2M_TYPE_CORELNK:
+        if (v->v.bytes.n)
+            memmove(nv->data, v->v.bytes.p, v->v.bytes.n); /* may alias the node */
+        nv->u.n = v->v.bytes.n;
+        break;
+    case DK_LWM2M_TYPE_INTEGER:
+    case DK_LWM2M_TYPE_TIME:
+        nv->u.i = v->v.i;
+        break;
+    case DK_LWM2M_TYPE_UNSIGNED:
+        nv->u.u = v->v.u;
+        break;
+    case DK_LWM2M_TYPE_FLOAT:
+        nv->u.f = v->v.f;
+        break;
+    case DK_LWM2M_TYPE_BOOLEAN:
+        nv->u.b = v->v.b;
+        break;
+    case DK_LWM2M_TYPE_OBJLNK:
+        nv->u.lnk = v->v.lnk;
+        break;
+    default:
+        break;
+    }
+}
+
 int dk_cl_val_set(struct dk_client_impl *s, struct dk_cl_inst *in, uint16_t rid, uint16_t riid,
-               const struct dk_lwm2m_value *v, bool persist)
+                  const struct dk_lwm2m_value *v, bool persist)
 {
     size_t n = has_bytes(v->type) ? v->v.bytes.n : 0;
     if (n > s->cfg->max_value_len)
@@ -197,13 +270,8 @@ int dk_cl_val_set(struct dk_client_impl *s, struct dk_cl_inst *in, uint16_t rid,
     while (*pp && val_cmp(rid, riid, *pp) > 0)
         pp = &(*pp)->next;
     struct dk_cl_value *old = *pp && val_cmp(rid, riid, *pp) == 0 ? *pp : NULL;
-    if (old && old->cap >= n) {
-        /* In place: bytes may alias old->data (a value read back from here). */
-        if (n)
-            memmove(old->data, v->v.bytes.p, n);
-        old->v = *v;
-        if (has_bytes(v->type))
-            old->v.v.bytes.p = old->data;
+    if (old && dk_cl_val_len(old) == n) {
+        val_fill(old, v);
         old->persist = persist;
         return 0;
     }
@@ -214,13 +282,7 @@ int dk_cl_val_set(struct dk_client_impl *s, struct dk_cl_inst *in, uint16_t rid,
     nv->rid = rid;
     nv->riid = riid;
     nv->persist = persist;
-    nv->cap = n;
-    nv->v = *v;
-    if (has_bytes(v->type)) {
-        if (n)
-            memcpy(nv->data, v->v.bytes.p, n);
-        nv->v.v.bytes.p = nv->data;
-    }
+    val_fill(nv, v);
     if (old) {
         nv->next = old->next;
         *pp = nv;
@@ -258,18 +320,21 @@ void dk_cl_res_clear(struct dk_client_impl *s, struct dk_cl_inst *in, uint16_t r
     }
 }
 
-static const struct dk_lwm2m_value *single(struct dk_client_impl *s, uint16_t oid, uint16_t iid,
-                                           uint16_t rid)
+static bool single(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16_t rid,
+                   struct dk_lwm2m_value *out)
 {
     struct dk_cl_value *v = dk_cl_val_find(dk_cl_inst_get(s, oid, iid), rid, NONE_ID);
-    return v ? &v->v : NULL;
+    if (v)
+        *out = dk_cl_val_get(v);
+    return v != NULL;
 }
 
 bool dk_cl_get_int(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16_t rid, int64_t *out)
 {
-    const struct dk_lwm2m_value *v = single(s, oid, iid, rid);
-    if (!v)
+    struct dk_lwm2m_value val;
+    if (!single(s, oid, iid, rid, &val))
         return false;
+    const struct dk_lwm2m_value *v = &val;
     switch (v->type) {
     case DK_LWM2M_TYPE_INTEGER:
     case DK_LWM2M_TYPE_TIME:
@@ -287,21 +352,21 @@ bool dk_cl_get_int(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16_
 
 bool dk_cl_get_bool(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16_t rid, bool *out)
 {
-    const struct dk_lwm2m_value *v = single(s, oid, iid, rid);
-    if (!v || v->type != DK_LWM2M_TYPE_BOOLEAN)
+    struct dk_lwm2m_value v;
+    if (!single(s, oid, iid, rid, &v) || v.type != DK_LWM2M_TYPE_BOOLEAN)
         return false;
-    *out = v->v.b;
+    *out = v.v.b;
     return true;
 }
 
 bool dk_cl_get_bytes(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16_t rid,
-                  const uint8_t **p, size_t *n)
+                     const uint8_t **p, size_t *n)
 {
-    const struct dk_lwm2m_value *v = single(s, oid, iid, rid);
-    if (!v || !has_bytes(v->type))
+    struct dk_lwm2m_value v;
+    if (!single(s, oid, iid, rid, &v) || !has_bytes(v.type))
         return false;
-    *p = v->v.bytes.p;
-    *n = v->v.bytes.n;
+    *p = v.v.bytes.p;
+    *n = v.v.bytes.n;
     return true;
 }
 
@@ -322,7 +387,8 @@ int dk_cl_type_of(void *user, const struct dk_lwm2m_path *path, enum dk_lwm2m_ty
 
 #define ATTR_KEY ".attr"
 
-static bool inst_persists(struct dk_client_impl *s, const struct dk_cl_obj *o, const struct dk_cl_inst *in)
+static bool inst_persists(struct dk_client_impl *s, const struct dk_cl_obj *o,
+                          const struct dk_cl_inst *in)
 {
     if (!(o->flags & DK_CLIENT_OBJ_PERSIST))
         return false;
@@ -348,12 +414,27 @@ static int inst_encode(const struct dk_cl_obj *o, const struct dk_cl_inst *in, s
         struct dk_lwm2m_path p = v->riid == NONE_ID
                                      ? dk_lwm2m_path_res(o->def->id, in->iid, v->rid)
                                      : dk_lwm2m_path_rinst(o->def->id, in->iid, v->rid, v->riid);
-        rc = dk_lwm2m_writer_add_value(&w, &p, &v->v);
+        struct dk_lwm2m_value val = dk_cl_val_get(v);
+        rc = dk_lwm2m_writer_add_value(&w, &p, &val);
     }
     if (!rc)
         rc = dk_lwm2m_writer_finish(&w, NULL);
     return rc;
 }
+
+/* An upper bound of inst_encode()'s output: per value a TLV header (6),
+ * room for a multiple resource header (6) and the value (numbers <= 8). */
+static size_t inst_bound(const struct dk_cl_inst *in)
+{
+    size_t n = 0;
+    for (const struct dk_cl_value *v = in->vals; v; v = v->next)
+        if (v->persist)
+            n += 12 + (dk_cl_val_len(v) > 8 ? dk_cl_val_len(v) : 8);
+    return n;
+}
+
+#define ATTR_REC_MAX 53 /* dk_cl_attr_encode() bytes per entry */
+#define INST_KEY_MAX 13 /* "/65534/65534" and its NUL */
 
 int dk_cl_persist(struct dk_client *c)
 {
@@ -361,38 +442,29 @@ int dk_cl_persist(struct dk_client *c)
     const struct dk_client_callbacks *cb = &s->cfg->cbs;
     if (!cb->persist)
         return 0;
-    /* Pass 1: sizes. */
     size_t n = 0, bytes = 0;
-    struct dk_buf b;
-    int rc = 0;
     for (struct dk_cl_obj *o = s->objs; o; o = o->next) {
         for (struct dk_cl_inst *in = o->insts; in; in = in->next) {
-            if (!inst_persists(s, o, in))
-                continue;
-            dk_buf_init(&b, s->scratch, s->cfg->max_payload);
-            if ((rc = inst_encode(o, in, &b)) != 0)
-                goto out;
-            n++;
-            bytes += b.len + 12; /* key "/65534/65534" */
+            if (inst_persists(s, o, in)) {
+                n++;
+                bytes += INST_KEY_MAX + inst_bound(in);
+            }
         }
     }
-    dk_buf_init(&b, s->scratch, s->cfg->max_payload);
-    if ((rc = dk_cl_attr_encode(s, &b)) != 0)
-        goto out;
-    bool attrs = b.len > 0;
-    if (attrs) {
+    if (s->nattrs) {
         n++;
-        bytes += b.len + sizeof ATTR_KEY;
+        bytes += sizeof ATTR_KEY + ATTR_REC_MAX * s->nattrs;
     }
-    struct dk_store_record *recs = dk_cl_alloc(s, n * sizeof *recs + bytes + 1);
-    if (!recs) {
-        rc = DK_ENOMEM;
-        goto out;
-    }
+    size_t total = n * sizeof(struct dk_store_record) + bytes + 1;
+    struct dk_store_record *recs = dk_cl_alloc(s, total);
+    if (!recs)
+        return DK_ENOMEM;
     uint8_t *mem = (uint8_t *)(recs + n);
     size_t left = bytes + 1, i = 0;
-    for (struct dk_cl_obj *o = s->objs; o; o = o->next) {
-        for (struct dk_cl_inst *in = o->insts; in; in = in->next) {
+    struct dk_buf b;
+    int rc = 0;
+    for (struct dk_cl_obj *o = s->objs; !rc && o; o = o->next) {
+        for (struct dk_cl_inst *in = o->insts; !rc && in; in = in->next) {
             if (!inst_persists(s, o, in))
                 continue;
             int k = snprintf((char *)mem, left, "/%u/%u", o->def->id, in->iid);
@@ -400,7 +472,7 @@ int dk_cl_persist(struct dk_client *c)
             mem += k + 1;
             left -= (size_t)k + 1;
             dk_buf_init(&b, mem, left);
-            inst_encode(o, in, &b); /* fits: measured above */
+            rc = inst_encode(o, in, &b);
             recs[i].value = mem;
             recs[i].len = b.len;
             mem += b.len;
@@ -408,25 +480,25 @@ int dk_cl_persist(struct dk_client *c)
             i++;
         }
     }
-    if (attrs) {
+    if (!rc && s->nattrs) {
         memcpy(mem, ATTR_KEY, sizeof ATTR_KEY);
         recs[i].key = (const char *)mem;
         mem += sizeof ATTR_KEY;
         left -= sizeof ATTR_KEY;
         dk_buf_init(&b, mem, left);
-        dk_cl_attr_encode(s, &b);
+        rc = dk_cl_attr_encode(s, &b);
         recs[i].value = mem;
         recs[i].len = b.len;
         i++;
     }
-    s->in_cb++;
-    rc = cb->persist(cb->user, recs, i);
-    s->in_cb--;
+    if (!rc) {
+        s->in_cb++;
+        rc = cb->persist(cb->user, recs, i);
+        s->in_cb--;
+    }
     dk_cl_free(s, recs); /* wiped: holds keys */
     if (rc)
         dk_warn(s->cfg->log, MOD, "persist failed: %s", dk_strerror(rc));
-out:
-    dk_memzero(s->scratch, s->cfg->max_payload);
     return rc;
 }
 
@@ -463,7 +535,7 @@ static int load_inst(struct dk_client *c, const struct dk_store_record *r, bool 
         }
         in->persist = true;
     }
-    struct dk_lwm2m_decode_opts opts = {dk_cl_type_of, s, false, s->scratch2, s->cfg->max_payload};
+    struct dk_lwm2m_decode_opts opts = {dk_cl_type_of, s, false, NULL, 0}; /* TLV: no scratch */
     struct dk_lwm2m_reader rd;
     struct dk_lwm2m_record rec;
     int rc = dk_lwm2m_reader_start(&rd, DK_LWM2M_CF_TLV, r->value, r->len, &p, &opts);
@@ -513,7 +585,6 @@ int dk_cl_load(struct dk_client *c, const struct dk_store_record *recs, size_t n
         if (rc)
             return rc;
     }
-    dk_memzero(s->scratch2, s->cfg->max_payload);
     s->acl_dirty = true;
     return 0;
 }

@@ -120,16 +120,18 @@ static int acl_rebuild(struct dk_client_impl *s)
         memset(a, 0, sizeof *a);
         int64_t v;
         a->acl_iid = in->iid;
-        a->oid = dk_cl_get_int(s, 2, in->iid, 0, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v : NONE_ID;
-        a->iid = dk_cl_get_int(s, 2, in->iid, 1, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v : NONE_ID;
-        a->owner = dk_cl_get_int(s, 2, in->iid, 3, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v
-                                                                               : NONE_ID;
+        a->oid =
+            dk_cl_get_int(s, 2, in->iid, 0, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v : NONE_ID;
+        a->iid =
+            dk_cl_get_int(s, 2, in->iid, 1, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v : NONE_ID;
+        a->owner =
+            dk_cl_get_int(s, 2, in->iid, 3, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v : NONE_ID;
         for (struct dk_cl_value *val = in->vals; val; val = val->next) {
-            if (val->rid != 2 || val->riid == NONE_ID || val->v.type != DK_LWM2M_TYPE_INTEGER)
+            if (val->rid != 2 || val->riid == NONE_ID || val->type != DK_LWM2M_TYPE_INTEGER)
                 continue;
-            if (val->v.v.i < 0 || val->v.v.i > DK_LWM2M_ACL_ALL)
+            if (val->u.i < 0 || val->u.i > DK_LWM2M_ACL_ALL)
                 continue;
-            dk_lwm2m_acl_set(a, val->riid, (uint8_t)val->v.v.i); /* full table: rest ignored */
+            dk_lwm2m_acl_set(a, val->riid, (uint8_t)val->u.i); /* full table: rest ignored */
         }
         k++;
     }
@@ -139,7 +141,7 @@ static int acl_rebuild(struct dk_client_impl *s)
 }
 
 int dk_cl_access(struct dk_client *c, uint16_t ssid, enum dk_lwm2m_op op,
-              const struct dk_lwm2m_path *p)
+                 const struct dk_lwm2m_path *p)
 {
     struct dk_client_impl *s = c->impl;
     if (s->acl_dirty) {
@@ -153,7 +155,7 @@ int dk_cl_access(struct dk_client *c, uint16_t ssid, enum dk_lwm2m_op op,
 /* ---- Reading -------------------------------------------------------------------------------- */
 
 int dk_cl_read_value(struct dk_client *c, struct dk_cl_obj *o, struct dk_cl_inst *in, uint16_t rid,
-                  uint16_t riid, struct dk_lwm2m_value *out, dk_time_t now)
+                     uint16_t riid, struct dk_lwm2m_value *out, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     if (riid == NONE_ID && o->ops && o->ops->read) {
@@ -174,7 +176,7 @@ int dk_cl_read_value(struct dk_client *c, struct dk_cl_obj *o, struct dk_cl_inst
     struct dk_cl_value *v = dk_cl_val_find(in, rid, riid);
     if (!v)
         return DK_ENOTFOUND;
-    *out = v->v;
+    *out = dk_cl_val_get(v);
     return 0;
 }
 
@@ -195,7 +197,8 @@ static int emit_resource(struct dk_client *c, struct dk_cl_obj *o, struct dk_cl_
         for (struct dk_cl_value *v = in->vals; v; v = v->next) {
             if (v->rid != d->id || v->riid == NONE_ID)
                 continue;
-            struct dk_lwm2m_record r = {dk_lwm2m_path_rinst(oid, in->iid, d->id, v->riid), v->v, 0};
+            struct dk_lwm2m_record r = {dk_lwm2m_path_rinst(oid, in->iid, d->id, v->riid),
+                                        dk_cl_val_get(v), 0};
             int rc = sink(ctx, &r);
             if (rc)
                 return rc;
@@ -234,8 +237,8 @@ static int emit_instance(struct dk_client *c, struct dk_cl_obj *o, struct dk_cl_
     return 0;
 }
 
-int dk_cl_read(struct dk_client *c, const struct dk_lwm2m_path *p, enum dk_cl_who who, uint16_t ssid,
-            dk_cl_sink_fn *sink, void *ctx, dk_time_t now)
+int dk_cl_read(struct dk_client *c, const struct dk_lwm2m_path *p, enum dk_cl_who who,
+               uint16_t ssid, dk_cl_sink_fn *sink, void *ctx, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     if (p->len == 0)
@@ -276,7 +279,7 @@ int dk_cl_read(struct dk_client *c, const struct dk_lwm2m_path *p, enum dk_cl_wh
     struct dk_cl_value *v = dk_cl_val_find(in, p->ids[2], p->ids[3]);
     if (!v)
         return DK_ENOTFOUND;
-    struct dk_lwm2m_record r = {*p, v->v, 0};
+    struct dk_lwm2m_record r = {*p, dk_cl_val_get(v), 0};
     return sink(ctx, &r);
 }
 
@@ -366,6 +369,14 @@ static uint8_t answer_read(struct dk_client *c, const struct dk_lwm2m_path *p, e
     if (rc)
         return err_code(rc);
     dk_coap_msg_add_uint(&resp->msg, DK_COAP_OPT_CONTENT_FORMAT, (uint32_t)cf);
+    if (len > dk_coap_block_size(c->impl->ccfg->block_szx)) {
+        /* Served block by block: the representation's digest tells the
+         * client when a value changed between blocks. */
+        struct dk_client_impl *s = c->impl;
+        for (int i = 0; i < 8; i++)
+            s->etag[i] = (uint8_t)(out->hash >> (56 - 8 * i));
+        dk_coap_msg_add_opt(&resp->msg, DK_COAP_OPT_ETAG, s->etag, sizeof s->etag);
+    }
     dk_coap_msg_set_payload(&resp->msg, resp->buf, len);
     return DK_COAP_CONTENT;
 }
@@ -385,17 +396,19 @@ struct wstate {
     enum wmode mode;
     struct dk_lwm2m_path base;
     struct dk_cl_obj *o;
-    uint16_t create_iid; /* W_CREATE: the instance made */
+    uint16_t create_iid;          /* W_CREATE: the instance made */
     uint16_t multi[MAX_MULTI][2]; /* (iid, rid) of multiple resources to replace */
     size_t nmulti;
     size_t count;
+    uint8_t *scratch; /* decoded JSON escapes and base64: never longer than the payload */
+    size_t scratch_cap;
 };
 
-static int start_reader(struct dk_client_impl *s, struct dk_lwm2m_reader *r, int cf,
-                        const uint8_t *data, size_t len, const struct dk_lwm2m_path *base)
+static int start_reader(struct dk_client_impl *s, struct wstate *ws, struct dk_lwm2m_reader *r,
+                        int cf, const uint8_t *data, size_t len)
 {
-    struct dk_lwm2m_decode_opts opts = {dk_cl_type_of, s, false, s->scratch, s->cfg->max_payload};
-    return dk_lwm2m_reader_start(r, cf, data, len, base, &opts);
+    struct dk_lwm2m_decode_opts opts = {dk_cl_type_of, s, false, ws->scratch, ws->scratch_cap};
+    return dk_lwm2m_reader_start(r, cf, data, len, &ws->base, &opts);
 }
 
 static uint16_t rec_iid(const struct wstate *ws, const struct dk_lwm2m_record *rec)
@@ -424,8 +437,8 @@ static uint8_t check_record(struct dk_client *c, struct wstate *ws,
         return DK_COAP_NOT_FOUND;
     }
     if (p->len == 2)
-        return rec->value.type == DK_LWM2M_TYPE_NONE && (ws->mode == W_BOOTSTRAP ||
-                                                         ws->mode == W_CREATE)
+        return rec->value.type == DK_LWM2M_TYPE_NONE &&
+                       (ws->mode == W_BOOTSTRAP || ws->mode == W_CREATE)
                    ? 0
                    : DK_COAP_BAD_REQUEST;
     const struct dk_lwm2m_resource_def *d = dk_cl_res_def(ws->o, p->ids[2]);
@@ -541,8 +554,8 @@ static uint8_t apply_record(struct dk_client *c, struct wstate *ws,
 }
 
 /* Validates, then applies, the payload of a Write / Bootstrap-Write / Create. */
-static uint8_t do_write(struct dk_client *c, const struct dk_coap_req *req, struct wstate *ws,
-                        dk_time_t now)
+static uint8_t write_payload(struct dk_client *c, const struct dk_coap_req *req, struct wstate *ws,
+                             dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     int cf = opt_int(req->msg, DK_COAP_OPT_CONTENT_FORMAT);
@@ -559,7 +572,7 @@ static uint8_t do_write(struct dk_client *c, const struct dk_coap_req *req, stru
         return DK_COAP_REQUEST_ENTITY_TOO_LARGE;
     struct dk_lwm2m_reader r;
     struct dk_lwm2m_record rec;
-    int rc = start_reader(s, &r, cf, req->payload, req->payload_len, &ws->base);
+    int rc = start_reader(s, ws, &r, cf, req->payload, req->payload_len);
     if (rc)
         return rc == DK_ENOTSUP ? DK_COAP_UNSUPPORTED_CONTENT_FORMAT : DK_COAP_BAD_REQUEST;
     while ((rc = dk_lwm2m_reader_next(&r, &rec)) == 0) {
@@ -585,7 +598,7 @@ static uint8_t do_write(struct dk_client *c, const struct dk_coap_req *req, stru
         if (in)
             dk_cl_res_clear(s, in, ws->multi[i][1]);
     }
-    rc = start_reader(s, &r, cf, req->payload, req->payload_len, &ws->base);
+    rc = start_reader(s, ws, &r, cf, req->payload, req->payload_len);
     while (rc == 0 && (rc = dk_lwm2m_reader_next(&r, &rec)) == 0) {
         uint8_t code = apply_record(c, ws, &rec, now);
         if (code)
@@ -596,7 +609,26 @@ static uint8_t do_write(struct dk_client *c, const struct dk_coap_req *req, stru
     return 0;
 }
 
-/* ---- Discover --------------------------------------------------------------------------------- */
+static uint8_t do_write(struct dk_client *c, const struct dk_coap_req *req, struct wstate *ws,
+                        dk_time_t now)
+{
+    struct dk_client_impl *s = c->impl;
+    int cf = opt_int(req->msg, DK_COAP_OPT_CONTENT_FORMAT);
+    bool needs = cf == DK_LWM2M_CF_SENML_JSON || cf == DK_LWM2M_CF_TEXT;
+    if (needs && req->payload_len > 0 && req->payload_len <= s->cfg->max_payload) {
+        ws->scratch = dk_cl_alloc(s, req->payload_len);
+        if (!ws->scratch)
+            return DK_COAP_INTERNAL_SERVER_ERROR;
+        ws->scratch_cap = req->payload_len;
+    }
+    uint8_t code = write_payload(c, req, ws, now);
+    dk_cl_free(s, ws->scratch); /* wiped: may hold keys */
+    ws->scratch = NULL;
+    return code;
+}
+
+/* ---- Discover ---------------------------------------------------------------------------------
+ */
 
 static bool res_present(struct dk_client *c, struct dk_cl_obj *o, struct dk_cl_inst *in,
                         const struct dk_lwm2m_resource_def *d, uint16_t *dim, dk_time_t now)
@@ -709,7 +741,8 @@ static uint8_t do_discover(struct dk_client *c, const struct dk_lwm2m_path *p, u
     return DK_COAP_CONTENT;
 }
 
-/* ---- Device Management operations -------------------------------------------------------------- */
+/* ---- Device Management operations --------------------------------------------------------------
+ */
 
 static uint8_t access_code(int rc)
 {
@@ -1039,7 +1072,8 @@ static void dm_request(struct dk_client *c, const struct dk_coap_req *req,
     resp->msg.code = code;
 }
 
-/* ---- Bootstrap interface -------------------------------------------------------------------------- */
+/* ---- Bootstrap interface
+ * -------------------------------------------------------------------------- */
 
 static bool deletable(struct dk_client_impl *s, struct dk_cl_obj *o, struct dk_cl_inst *in)
 {
@@ -1186,7 +1220,8 @@ static void bs_request(struct dk_client *c, const struct dk_coap_req *req,
     }
     dk_cl_bs_touch(c, now);
     if (is_bs_path) {
-        resp->msg.code = m->code == DK_COAP_POST ? dk_cl_bs_finish(c, now) : DK_COAP_METHOD_NOT_ALLOWED;
+        resp->msg.code =
+            m->code == DK_COAP_POST ? dk_cl_bs_finish(c, now) : DK_COAP_METHOD_NOT_ALLOWED;
         return;
     }
     switch (m->code) {
@@ -1208,10 +1243,11 @@ static void bs_request(struct dk_client *c, const struct dk_coap_req *req,
     resp->msg.code = code;
 }
 
-/* ---- The CoAP handler ------------------------------------------------------------------------------ */
+/* ---- The CoAP handler
+ * ------------------------------------------------------------------------------ */
 
 void dk_cl_handler(struct dk_coap_ep *ep, void *user, const struct dk_coap_req *req,
-                struct dk_coap_resp *resp)
+                   struct dk_coap_resp *resp)
 {
     struct dk_client *c = user;
     struct dk_client_impl *s = c->impl;

@@ -24,7 +24,7 @@ static enum dk_client_state compute_state(struct dk_client_impl *s)
 }
 
 void dk_cl_event(struct dk_client *c, enum dk_client_event_type type, uint16_t ssid, int reason,
-              dk_time_t delay, const struct dk_lwm2m_path *path)
+                 dk_time_t delay, const struct dk_lwm2m_path *path)
 {
     struct dk_client_impl *s = c->impl;
     const struct dk_client_callbacks *cb = &s->cfg->cbs;
@@ -49,8 +49,7 @@ static void sync_state(struct dk_client *c)
     enum dk_client_state st = compute_state(s);
     if (st == s->state)
         return;
-    dk_info(s->cfg->log, MOD, "%s -> %s", dk_client_state_name(s->state),
-            dk_client_state_name(st));
+    dk_info(s->cfg->log, MOD, "%s -> %s", dk_client_state_name(s->state), dk_client_state_name(st));
     s->state = st;
     dk_cl_event(c, DK_CLIENT_EV_STATE, 0, 0, 0, NULL);
 }
@@ -98,8 +97,7 @@ static bool security_usable(struct dk_client_impl *s, const struct dk_cl_inst *s
     case DK_CLIENT_SEC_PSK:
     case DK_CLIENT_SEC_RPK:
     case DK_CLIENT_SEC_CERT:
-        return has_prefix(u, n, "coaps://") && nonempty(s, sec->iid, 3) &&
-               nonempty(s, sec->iid, 5);
+        return has_prefix(u, n, "coaps://") && nonempty(s, sec->iid, 3) && nonempty(s, sec->iid, 5);
     default:
         return false;
     }
@@ -174,8 +172,7 @@ static int link_open(struct dk_client *c, struct dk_cl_link *l, enum dk_client_s
     const uint8_t *u;
     size_t n;
     int64_t mode = DK_CLIENT_SEC_NOSEC;
-    if (!dk_cl_get_bytes(s, 0, sec_iid, 0, &u, &n) || n == 0 || n >= sizeof uri ||
-        memchr(u, 0, n))
+    if (!dk_cl_get_bytes(s, 0, sec_iid, 0, &u, &n) || n == 0 || n >= sizeof uri || memchr(u, 0, n))
         return DK_EINVAL;
     memcpy(uri, u, n);
     uri[n] = 0;
@@ -222,8 +219,8 @@ static void link_close(struct dk_client *c, struct dk_cl_link *l, dk_time_t now)
     s->in_cb--;
 }
 
-bool dk_cl_peer_lookup(struct dk_client_impl *s, const struct dk_addr *peer, struct dk_cl_server **srv,
-                    bool *is_bs)
+bool dk_cl_peer_lookup(struct dk_client_impl *s, const struct dk_addr *peer,
+                       struct dk_cl_server **srv, bool *is_bs)
 {
     *srv = NULL;
     *is_bs = false;
@@ -256,8 +253,8 @@ static void on_response(struct dk_coap_ep *ep, void *user, uint32_t id,
                         const struct dk_coap_result *res);
 
 static int request(struct dk_client *c, const struct dk_cl_link *l, uint8_t method,
-                   const char *path, const char *query, int cf, const uint8_t *payload,
-                   size_t len, uint32_t *xid)
+                   const char *path, const char *query, int cf, const uint8_t *payload, size_t len,
+                   uint32_t *xid)
 {
     struct dk_client_impl *s = c->impl;
     struct dk_coap_client_req r;
@@ -271,7 +268,8 @@ static int request(struct dk_client *c, const struct dk_cl_link *l, uint8_t meth
     return dk_coap_ep_request(&s->ep, &l->peer, &r, s->now, xid);
 }
 
-/* ---- Bootstrap -------------------------------------------------------------------------------- */
+/* ---- Bootstrap --------------------------------------------------------------------------------
+ */
 
 static dk_time_t jitter(struct dk_client_impl *s, dk_time_t d)
 {
@@ -331,8 +329,8 @@ static void bs_fail(struct dk_client *c, int reason, dk_time_t now)
                                                                   : s->bs.backoff * 2;
     s->bs.st = BS_WAIT;
     s->bs.timer = now + d;
-    dk_info(s->cfg->log, MOD, "bootstrap attempt %u failed (%s); next in %lld ms",
-            s->bs.attempts, dk_strerror(reason), (long long)d);
+    dk_info(s->cfg->log, MOD, "bootstrap attempt %u failed (%s); next in %lld ms", s->bs.attempts,
+            dk_strerror(reason), (long long)d);
     dk_cl_event(c, DK_CLIENT_EV_BOOTSTRAP_FAILED, 0, reason, d, NULL);
 }
 
@@ -443,7 +441,8 @@ static void bs_step(struct dk_client *c, dk_time_t now)
     }
 }
 
-/* ---- Registration ------------------------------------------------------------------------------ */
+/* ---- Registration ------------------------------------------------------------------------------
+ */
 
 static uint32_t srv_uint(struct dk_client_impl *s, struct dk_cl_server *v, uint16_t rid,
                          uint32_t dflt)
@@ -470,6 +469,16 @@ static void srv_binding(struct dk_client_impl *s, struct dk_cl_server *v, char *
     } else {
         snprintf(out, cap, "%s", s->binding);
     }
+}
+
+/* Room for object_list(): the root link, per object "</65534>;ver=255.255,"
+ * and per instance "</65534/65534>,". */
+static size_t object_list_bound(struct dk_client_impl *s)
+{
+    size_t n = 48;
+    for (struct dk_cl_obj *o = s->objs; o; o = o->next)
+        n += 24;
+    return n + 18 * s->ninst;
 }
 
 /* The object list of Register and Update (the Security object is not listed). */
@@ -517,14 +526,16 @@ static void reg_send(struct dk_client *c, struct dk_cl_server *v, dk_time_t now)
     char q[300];
     v->lifetime_s = srv_lifetime(s, v);
     srv_binding(s, v, v->binding, sizeof v->binding);
-    snprintf(q, sizeof q, "ep=%s&lt=%u&lwm2m=%s&b=%s", s->cfg->endpoint, v->lifetime_s,
-             s->version, v->binding);
+    snprintf(q, sizeof q, "ep=%s&lt=%u&lwm2m=%s&b=%s", s->cfg->endpoint, v->lifetime_s, s->version,
+             v->binding);
     struct dk_buf b;
-    dk_buf_init(&b, s->scratch2, s->cfg->max_payload);
-    int rc = object_list(s, &b);
+    size_t cap = object_list_bound(s);
+    uint8_t *mem = dk_cl_alloc(s, cap);
+    dk_buf_init(&b, mem, mem ? cap : 0);
+    int rc = mem ? object_list(s, &b) : DK_ENOMEM;
     if (!rc)
-        rc = request(c, &v->link, DK_COAP_POST, "/rd", q, DK_LWM2M_CF_LINK, b.data, b.len,
-                     &v->xid);
+        rc = request(c, &v->link, DK_COAP_POST, "/rd", q, DK_LWM2M_CF_LINK, b.data, b.len, &v->xid);
+    dk_cl_free(s, mem);
     if (rc) {
         v->xid = 0;
         reg_fail(c, v, rc, now);
@@ -551,11 +562,16 @@ static void update_send(struct dk_client *c, struct dk_cl_server *v, dk_time_t n
         dk_buf_printf(&qb, "%sb=%s", qb.len ? "&" : "", bind);
     q[qb.len] = 0;
     struct dk_buf b;
-    dk_buf_init(&b, s->scratch2, s->cfg->max_payload);
-    int rc = v->upd_objects ? object_list(s, &b) : 0;
+    size_t cap = v->upd_objects ? object_list_bound(s) : 0;
+    uint8_t *mem = cap ? dk_cl_alloc(s, cap) : NULL;
+    dk_buf_init(&b, mem, mem ? cap : 0);
+    int rc = cap && !mem ? DK_ENOMEM : 0;
+    if (!rc && v->upd_objects)
+        rc = object_list(s, &b);
     if (!rc)
         rc = request(c, &v->link, DK_COAP_POST, v->location, qb.len ? q : NULL,
                      v->upd_objects ? DK_LWM2M_CF_LINK : -1, b.data, b.len, &v->xid);
+    dk_cl_free(s, mem);
     if (rc) {
         v->xid = 0;
         reg_fail(c, v, rc, now);
@@ -613,13 +629,29 @@ static void reg_fail(struct dk_client *c, struct dk_cl_server *v, int reason, dk
     }
     v->st = REG_WAIT;
     v->timer = now + delay;
-    dk_info(s->cfg->log, MOD, "registration with server %u failed (%s); retry in %lld ms",
-            v->ssid, dk_strerror(reason), (long long)delay);
+    dk_info(s->cfg->log, MOD, "registration with server %u failed (%s); retry in %lld ms", v->ssid,
+            dk_strerror(reason), (long long)delay);
     dk_cl_event(c, DK_CLIENT_EV_REG_FAILED, v->ssid, reason, delay, NULL);
 }
 
 static void dereg_done(struct dk_client *c, struct dk_cl_server *v, int reason, dk_time_t now)
 {
+    if (v->disabling && c->impl->stopping == STOP_NONE) {
+        /* Disabled: back after the Disable Timeout, on a fresh transport. */
+        v->disabling = false;
+        v->xid = 0;
+        v->location[0] = 0;
+        v->st = REG_WAIT;
+        v->timer = now + v->disable_ms;
+        v->failures = 0;
+        dk_cl_obs_drop_server(c, v->ssid);
+        link_close(c, &v->link, now);
+        dk_info(c->impl->cfg->log, MOD, "server %u disabled for %lld ms", v->ssid,
+                (long long)v->disable_ms);
+        dk_cl_event(c, DK_CLIENT_EV_DEREGISTERED, v->ssid, reason, v->disable_ms, NULL);
+        return;
+    }
+    v->disabling = false;
     v->st = REG_DONE;
     v->xid = 0;
     v->location[0] = 0;
@@ -627,8 +659,8 @@ static void dereg_done(struct dk_client *c, struct dk_cl_server *v, int reason, 
     dk_cl_event(c, DK_CLIENT_EV_DEREGISTERED, v->ssid, reason, 0, NULL);
 }
 
-static void reg_response(struct dk_client *c, struct dk_cl_server *v, const struct dk_coap_result *res,
-                         dk_time_t now)
+static void reg_response(struct dk_client *c, struct dk_cl_server *v,
+                         const struct dk_coap_result *res, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     v->xid = 0;
@@ -698,8 +730,8 @@ static void dereg_start(struct dk_client *c, struct dk_cl_server *v, dk_time_t n
     if (v->xid)
         dk_coap_ep_cancel(&s->ep, v->xid, now);
     v->xid = 0;
-    bool registered = (v->st == REG_OK || v->st == REG_UPDATING) && v->link.st == LINK_UP &&
-                      v->location[0];
+    bool registered =
+        (v->st == REG_OK || v->st == REG_UPDATING) && v->link.st == LINK_UP && v->location[0];
     if (!registered) {
         v->st = REG_DONE;
         v->link.close_at = now;
@@ -738,7 +770,9 @@ static void server_step(struct dk_client *c, struct dk_cl_server *v, dk_time_t n
             reg_send(c, v, now);
         return;
     case REG_OK:
-        if (now >= v->timer || v->upd_objects || v->upd_lifetime || v->upd_binding)
+        if (v->disabling)
+            dereg_start(c, v, now);
+        else if (now >= v->timer || v->upd_objects || v->upd_lifetime || v->upd_binding)
             update_send(c, v, now);
         return;
     case REG_DEREG:
@@ -800,7 +834,8 @@ static void servers_build(struct dk_client *c, dk_time_t now)
     }
 }
 
-/* ---- Hooks from the DM side ------------------------------------------------------------------- */
+/* ---- Hooks from the DM side -------------------------------------------------------------------
+ */
 
 void dk_cl_server_param_changed(struct dk_client *c, uint16_t srv_iid, uint16_t rid)
 {
@@ -833,6 +868,17 @@ void dk_cl_trigger_update(struct dk_client *c, uint16_t srv_iid)
     s->kick = true;
 }
 
+void dk_cl_trigger_disable(struct dk_client *c, uint16_t srv_iid)
+{
+    struct dk_client_impl *s = c->impl;
+    struct dk_cl_server *v = server_by_iid(s, srv_iid);
+    if (!v)
+        return;
+    v->disabling = true;
+    v->disable_ms = (dk_time_t)srv_uint(s, v, 5, 86400) * 1000;
+    s->kick = true;
+}
+
 void dk_cl_trigger_bootstrap(struct dk_client *c)
 {
     c->impl->bs_pending = true;
@@ -845,7 +891,8 @@ void dk_cl_trigger_reset(struct dk_client *c)
     c->impl->kick = true;
 }
 
-/* ---- Stop and factory reset ------------------------------------------------------------------- */
+/* ---- Stop and factory reset -------------------------------------------------------------------
+ */
 
 static void stop_begin(struct dk_client *c, enum stop_mode mode, dk_time_t now)
 {
@@ -901,7 +948,8 @@ static void reset_finish(struct dk_client *c, dk_time_t now)
     }
 }
 
-/* ---- The driver loop ---------------------------------------------------------------------------- */
+/* ---- The driver loop ----------------------------------------------------------------------------
+ */
 
 static void link_events(struct dk_client *c, dk_time_t now)
 {
@@ -1021,7 +1069,8 @@ static void drive(struct dk_client *c, dk_time_t now)
     }
 }
 
-/* ---- Public API ---------------------------------------------------------------------------------- */
+/* ---- Public API
+ * ---------------------------------------------------------------------------------- */
 
 void dk_client_config_init(struct dk_client_config *cfg)
 {
@@ -1057,8 +1106,8 @@ static bool endpoint_ok(const char *ep)
         return false;
     for (const char *p = ep; *p; p++) {
         char ch = *p;
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  ch == '-' || ch == '.' || ch == '_' || ch == '~';
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~';
         if (!ok)
             return false;
     }
@@ -1104,12 +1153,6 @@ int dk_client_setup(struct dk_client *c, const struct dk_client_config *cfg)
         goto fail;
     dk_coap_ep_set_handler(&s->ep, dk_cl_handler, c);
     dk_coap_ep_set_event_cb(&s->ep, dk_cl_coap_event, c);
-    s->scratch = dk_cl_alloc(s, cfg->max_payload);
-    s->scratch2 = dk_cl_alloc(s, cfg->max_payload);
-    if (!s->scratch || !s->scratch2) {
-        rc = DK_ENOMEM;
-        goto fail;
-    }
     rc = dk_cl_std_setup(c, 0);
     if (rc)
         goto fail;
@@ -1139,8 +1182,6 @@ void dk_client_free(struct dk_client *c)
         dk_cl_free(s, o);
     }
     dk_cl_free(s, s->acls);
-    dk_cl_free(s, s->scratch);
-    dk_cl_free(s, s->scratch2);
     dk_coap_ep_free(&s->ep);
     const struct dk_alloc *a = s->alloc;
     dk_memzero(s, sizeof *s);
@@ -1253,8 +1294,8 @@ int dk_client_bootstrap(struct dk_client *c, dk_time_t now)
     return 0;
 }
 
-int dk_client_recv(struct dk_client *c, const struct dk_addr *peer, const uint8_t *data,
-                   size_t len, dk_time_t now)
+int dk_client_recv(struct dk_client *c, const struct dk_addr *peer, const uint8_t *data, size_t len,
+                   dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     if (!s || !peer)

@@ -8,7 +8,7 @@
 /* ---- Attributes ------------------------------------------------------------------------- */
 
 struct dk_cl_attr *dk_cl_attr_find(struct dk_client_impl *s, uint16_t ssid,
-                             const struct dk_lwm2m_path *p)
+                                   const struct dk_lwm2m_path *p)
 {
     for (struct dk_cl_attr *a = s->attrs; a; a = a->next)
         if (a->ssid == ssid && dk_lwm2m_path_equal(&a->path, p))
@@ -29,7 +29,7 @@ static void attr_unlink(struct dk_client_impl *s, struct dk_cl_attr *x)
 }
 
 int dk_cl_attr_write(struct dk_client *c, uint16_t ssid, const struct dk_lwm2m_path *p,
-                  const struct dk_lwm2m_attrs *req)
+                     const struct dk_lwm2m_attrs *req)
 {
     struct dk_client_impl *s = c->impl;
     struct dk_cl_attr *a = dk_cl_attr_find(s, ssid, p);
@@ -245,7 +245,7 @@ void dk_cl_obs_refresh(struct dk_client *c)
 }
 
 int dk_cl_obs_add(struct dk_client *c, uint32_t id, uint16_t ssid, const struct dk_lwm2m_path *p,
-               int cf, dk_time_t now)
+                  int cf, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     struct dk_cl_obs *o = dk_cl_obs_find(s, id);
@@ -272,8 +272,8 @@ int dk_cl_obs_add(struct dk_client *c, uint32_t id, uint16_t ssid, const struct 
     return 0;
 }
 
-void dk_cl_obs_sent(struct dk_client *c, struct dk_cl_obs *o, uint64_t hash, bool has_num, double num,
-                 dk_time_t now)
+void dk_cl_obs_sent(struct dk_client *c, struct dk_cl_obs *o, uint64_t hash, bool has_num,
+                    double num, dk_time_t now)
 {
     o->last_hash = hash;
     o->has_num = has_num;

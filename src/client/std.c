@@ -21,7 +21,7 @@ static const struct dk_client_driver *DRV(struct dk_client *c)
 bool dk_cl_is_bs_account(struct dk_client_impl *s, const struct dk_cl_inst *sec)
 {
     struct dk_cl_value *v = dk_cl_val_find(sec, 1, NONE_ID);
-    return v && v->v.type == DK_LWM2M_TYPE_BOOLEAN && v->v.v.b;
+    return v && v->type == DK_LWM2M_TYPE_BOOLEAN && v->u.b;
 }
 
 static int security_init(struct dk_client *c, struct dk_cl_obj *o, dk_time_t now)
@@ -107,6 +107,9 @@ static int server_execute(struct dk_client *c, void *user, const struct dk_lwm2m
                           const uint8_t *args, size_t len, dk_time_t now)
 {
     switch (p->ids[2]) {
+    case 4:
+        dk_cl_trigger_disable(c, p->ids[1]);
+        return 0;
     case 8:
         dk_cl_trigger_update(c, p->ids[1]);
         return 0;
@@ -122,7 +125,7 @@ static int server_execute(struct dk_client *c, void *user, const struct dk_lwm2m
 
 static bool server_can_execute(struct dk_client *c, uint16_t rid)
 {
-    return rid == 8 || rid == 9;
+    return rid == 4 || rid == 8 || rid == 9;
 }
 
 static const struct dk_client_object_ops server_ops = {NULL, server_write, server_execute, NULL,

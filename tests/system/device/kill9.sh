@@ -31,7 +31,8 @@ store_paths() {
 
 regs() { count "$TMP/bs.out" '^register '; }
 bsreqs() { count "$TMP/bs.out" '^bs-request '; }
-CMDS=0 # commands sent to the peer (its command ids)
+CMDS=0  # commands sent to the peer (its command ids)
+WIPES=0 # crash points that left an interrupted factory reset
 
 # traced DIR LOG [INJECT] — the daemon under strace in the background; sets
 # TPID (strace) and waits until the daemon itself runs (DPID).
@@ -77,11 +78,26 @@ stop_traced() {
   fi
 }
 
-# check_after_crash DIR WHAT — the store is loadable or absent, factory.store
-# intact, and the daemon starts and registers. Prints the registration's lt.
+# A factory reset a crash interrupted: the key already overwritten with zeros
+# or unlinked, so the store is crypto-erased; the daemon finishes the wipe.
+interrupted_wipe() {
+  local dir=$1
+  if [[ -f "$dir/device.key" ]]; then
+    [[ -z "$(tr -d '\0' <"$dir/device.key")" ]]
+  else
+    [[ -f "$dir/operational.store" ]]
+  fi
+}
+
+# check_after_crash DIR WHAT [wipe] — the store is loadable or absent (with
+# "wipe": or left by an interrupted factory reset), factory.store intact, and
+# the daemon starts and registers. Prints the registration's lt.
 check_after_crash() {
-  local dir=$1 what=$2
-  "$DUMP" "$dir" >"$TMP/dump" || fail "$what: store unusable: $(cat "$TMP/dump")"
+  local dir=$1 what=$2 wipe=${3:-}
+  if ! "$DUMP" "$dir" >"$TMP/dump"; then
+    [[ $wipe == wipe ]] && interrupted_wipe "$dir" ||
+      fail "$what: store unusable: $(cat "$TMP/dump")"
+  fi
   [[ "$(sha "$dir/factory.store")" == "$factory_sha" ]] || fail "$what: factory.store changed"
   local before
   before=$(regs)
@@ -97,7 +113,8 @@ check_after_crash() {
   [[ $(regs) -gt $before ]] || fail "$what: restarted daemon did not register"
   kill -TERM "$pid"
   local st
-  st=$(wait_exit "$pid" 15)
+  wait_exit "$pid" 15
+st=$WAIT_ST
   [[ $st -eq 0 ]] || fail "$what: restarted daemon exit $st"
   grep -E '^register ' "$TMP/bs.out" | tail -n 1 | sed -n 's/.* lt=\([0-9]*\) .*/\1/p'
 }
@@ -215,10 +232,16 @@ while read -r sc n; do
     wait_reset_or_death "$b"
   fi
   stop_traced
-  check_after_crash "$d" "C$i ($sc #$n)" >/dev/null
+  if ! "$DUMP" "$d" >/dev/null; then
+    interrupted_wipe "$d" || fail "C$i ($sc #$n): store unusable"
+    WIPES=$((WIPES + 1))
+  fi
+  check_after_crash "$d" "C$i ($sc #$n)" wipe >/dev/null
+  [[ ! -e "$d/device.key" || -s "$d/operational.store" ]] || fail "C$i: key without store after restart"
   rm -rf "$d"
 done <"$TMP/c.points"
-echo "C: $nc crash points during a factory reset"
+[[ $WIPES -gt 0 ]] || fail "C: no crash point hit the middle of the wipe"
+echo "C: $nc crash points during a factory reset ($WIPES left it half done; finished at restart)"
 
 # ---- (D) kill -9 at spread-out times during bootstrap --------------------------
 for t in 0 0.005 0.01 0.02 0.03 0.05 0.08 0.12 0.2 0.3; do

@@ -11,11 +11,17 @@ mkdir -p "$TMP"
 PIDS=()
 
 cleanup() {
-  local pid
+  local pid child
   for pid in "${PIDS[@]}"; do
+    # Children first (a daemon under strace, a hook): by parent pid only.
+    for child in $(pgrep -P "$pid" 2>/dev/null); do
+      kill -9 "$child" 2>/dev/null || true
+    done
     kill -9 "$pid" 2>/dev/null || true
   done
-  wait 2>/dev/null || true
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
 }
 trap cleanup EXIT
 
@@ -57,6 +63,16 @@ wait_for() {
     sleep 0.05
   done
   fail "timed out waiting for /$re/ in $file"
+}
+
+# wait_count FILE REGEX N [SECONDS] — until at least N lines match.
+wait_count() {
+  local file=$1 re=$2 n=$3 secs=${4:-20} i
+  for ((i = 0; i < secs * 20; i++)); do
+    [[ -f "$file" && $(count "$file" "$re") -ge $n ]] && return 0
+    sleep 0.05
+  done
+  fail "timed out waiting for $n lines /$re/ in $file"
 }
 
 # count FILE REGEX — matching lines.
@@ -112,14 +128,14 @@ start_device() {
   PIDS+=("$DEV_PID")
 }
 
-# stop_pid PID [SECONDS] — SIGTERM and wait; prints the exit status.
+# wait_exit PID [SECONDS] — waits for a background child of this shell to
+# exit; its exit status goes to WAIT_ST.
 wait_exit() {
   local pid=$1 secs=${2:-20} i
   for ((i = 0; i < secs * 20; i++)); do
     if ! kill -0 "$pid" 2>/dev/null; then
-      local st=0
-      wait "$pid" || st=$?
-      echo "$st"
+      WAIT_ST=0
+      wait "$pid" || WAIT_ST=$?
       return 0
     fi
     sleep 0.05

@@ -34,8 +34,8 @@ static int teardown(void **state)
 static struct w_res *req(int peer, uint8_t method, const char *path, const char *query, int cf,
                          int accept, const char *payload)
 {
-    return w_request(peer, method, path, query, cf, accept, payload,
-                     payload ? strlen(payload) : 0, false);
+    return w_request(peer, method, path, query, cf, accept, payload, payload ? strlen(payload) : 0,
+                     false);
 }
 
 static uint8_t code_of(int peer, uint8_t method, const char *path, const char *query, int cf,
@@ -99,9 +99,8 @@ static void test_read(void **state)
     r = req(P_S1, DK_COAP_GET, "/3/0", NULL, -1, DK_LWM2M_CF_SENML_CBOR, NULL);
     assert_int_equal(r->code, DK_COAP_CONTENT);
     assert_int_equal(r->cf, DK_LWM2M_CF_SENML_CBOR);
-    assert_int_equal(dk_lwm2m_decode(DK_LWM2M_CF_SENML_CBOR, r->body, r->len, &base, NULL, recs,
-                                     32, &n),
-                     0);
+    assert_int_equal(
+        dk_lwm2m_decode(DK_LWM2M_CF_SENML_CBOR, r->body, r->len, &base, NULL, recs, 32, &n), 0);
     assert_int_equal(n, 8);
 
     /* Object level. */
@@ -151,17 +150,16 @@ static void test_read(void **state)
                      DK_COAP_METHOD_NOT_ALLOWED);
     assert_int_equal(code_of(P_S1, DK_COAP_GET, "/", NULL, -1, -1, NULL),
                      DK_COAP_METHOD_NOT_ALLOWED);
-    assert_int_equal(code_of(P_S1, DK_COAP_GET, "/0/1", NULL, -1, -1, NULL),
-                     DK_COAP_UNAUTHORIZED);
+    assert_int_equal(code_of(P_S1, DK_COAP_GET, "/0/1", NULL, -1, -1, NULL), DK_COAP_UNAUTHORIZED);
     assert_int_equal(code_of(P_S1, DK_COAP_GET, "/12/0/17", NULL, -1, -1, NULL),
                      DK_COAP_NOT_FOUND); /* no /12/0 */
     /* Bootstrap interface is closed to servers. */
     assert_int_equal(code_of(P_S1, DK_COAP_POST, "/bs", NULL, -1, -1, NULL), DK_COAP_NOT_FOUND);
     /* And the bootstrap server is no longer heard after Finish. */
     w_run(6000);
-    assert_int_equal(dk_client_recv(&W.c, &W.peer[P_BS].addr, (const uint8_t *)"\x40\x01\x00\x01",
-                                    4, W.now),
-                     DK_ENOTFOUND);
+    assert_int_equal(
+        dk_client_recv(&W.c, &W.peer[P_BS].addr, (const uint8_t *)"\x40\x01\x00\x01", 4, W.now),
+        DK_ENOTFOUND);
 }
 
 /* ---- Write ----------------------------------------------------------------------------------- */
@@ -266,7 +264,8 @@ static void test_write(void **state)
     assert_string_equal((char *)r->body, "0");
 }
 
-/* ---- Execute, Create, Delete ------------------------------------------------------------------ */
+/* ---- Execute, Create, Delete ------------------------------------------------------------------
+ */
 
 static void test_execute_create_delete(void **state)
 {
@@ -274,10 +273,7 @@ static void test_execute_create_delete(void **state)
     assert_int_equal(w_count_events(DK_CLIENT_EV_REBOOT), 1);
     assert_int_equal(code_of(P_S1, DK_COAP_POST, "/3/0/0", NULL, -1, -1, NULL),
                      DK_COAP_METHOD_NOT_ALLOWED);
-    assert_int_equal(code_of(P_S1, DK_COAP_POST, "/3/0/99", NULL, -1, -1, NULL),
-                     DK_COAP_NOT_FOUND);
-    assert_int_equal(code_of(P_S1, DK_COAP_POST, "/1/0/4", NULL, -1, -1, NULL),
-                     DK_COAP_METHOD_NOT_ALLOWED); /* Disable: not supported */
+    assert_int_equal(code_of(P_S1, DK_COAP_POST, "/3/0/99", NULL, -1, -1, NULL), DK_COAP_NOT_FOUND);
 
     /* Create with an instance id in TLV. */
     struct dk_lwm2m_record w3[] = {
@@ -328,8 +324,7 @@ static void test_execute_create_delete(void **state)
     /* Limit: 4 WLAN instances. */
     r = req(P_S1, DK_COAP_POST, "/12", NULL, -1, -1, NULL);
     assert_int_equal(r->code, DK_COAP_CREATED);
-    assert_int_equal(req(P_S1, DK_COAP_POST, "/12", NULL, -1, -1, NULL)->code,
-                     DK_COAP_BAD_REQUEST);
+    assert_int_equal(req(P_S1, DK_COAP_POST, "/12", NULL, -1, -1, NULL)->code, DK_COAP_BAD_REQUEST);
     /* Fixed objects. */
     assert_int_equal(code_of(P_S1, DK_COAP_POST, "/3", NULL, -1, -1, NULL),
                      DK_COAP_METHOD_NOT_ALLOWED);
@@ -339,8 +334,7 @@ static void test_execute_create_delete(void **state)
 
     assert_int_equal(code_of(P_S1, DK_COAP_DELETE, "/12/3", NULL, -1, -1, NULL), DK_COAP_DELETED);
     assert_int_equal(code_of(P_S1, DK_COAP_GET, "/12/3", NULL, -1, -1, NULL), DK_COAP_NOT_FOUND);
-    assert_int_equal(code_of(P_S1, DK_COAP_DELETE, "/12/3", NULL, -1, -1, NULL),
-                     DK_COAP_NOT_FOUND);
+    assert_int_equal(code_of(P_S1, DK_COAP_DELETE, "/12/3", NULL, -1, -1, NULL), DK_COAP_NOT_FOUND);
     assert_int_equal(code_of(P_S1, DK_COAP_DELETE, "/3/0", NULL, -1, -1, NULL),
                      DK_COAP_METHOD_NOT_ALLOWED);
     assert_int_equal(code_of(P_S1, DK_COAP_DELETE, "/12", NULL, -1, -1, NULL),
@@ -352,7 +346,26 @@ static void test_execute_create_delete(void **state)
                      DK_COAP_METHOD_NOT_ALLOWED);
 }
 
-/* ---- Discover and Write-Attributes -------------------------------------------------------------- */
+/* Disable (/1/0/4): de-register, come back after the Disable Timeout (/1/0/5). */
+static void test_disable(void **state)
+{
+    assert_int_equal(code_of(P_S1, DK_COAP_PUT, "/1/0/5", NULL, DK_LWM2M_CF_TEXT, -1, "10"),
+                     DK_COAP_CHANGED);
+    assert_int_equal(code_of(P_S1, DK_COAP_POST, "/1/0/4", NULL, -1, -1, NULL), DK_COAP_CHANGED);
+    dk_time_t t0 = W.now;
+    w_run(100);
+    assert_non_null(w_last_req(P_S1, DK_COAP_DELETE, "/rd/11"));
+    assert_int_equal(dk_client_state(&W.c), DK_CLIENT_REGISTERING);
+    assert_int_equal(w_last_event(DK_CLIENT_EV_DEREGISTERED)->delay_ms, 10000);
+    w_run_until(t0 + 9900);
+    assert_int_equal(w_count_req(P_S1, DK_COAP_POST, "/rd"), 1);
+    w_run_until(t0 + 10200);
+    assert_int_equal(w_count_req(P_S1, DK_COAP_POST, "/rd"), 2);
+    assert_int_equal(dk_client_state(&W.c), DK_CLIENT_REGISTERED);
+}
+
+/* ---- Discover and Write-Attributes --------------------------------------------------------------
+ */
 
 static void test_discover_attributes(void **state)
 {
@@ -362,9 +375,9 @@ static void test_discover_attributes(void **state)
     assert_string_equal((char *)r->body, "</3/0>,</3/0/0>,</3/0/1>,</3/0/2>,</3/0/3>,</3/0/4>,"
                                          "</3/0/5>,</3/0/10>,</3/0/11>;dim=1,</3/0/12>,</3/0/16>,"
                                          "</3/0/21>");
-    assert_int_equal(code_of(P_S1, DK_COAP_PUT, "/3303/0/5700", "pmin=2&pmax=10&gt=25.5", -1, -1,
-                             NULL),
-                     DK_COAP_CHANGED);
+    assert_int_equal(
+        code_of(P_S1, DK_COAP_PUT, "/3303/0/5700", "pmin=2&pmax=10&gt=25.5", -1, -1, NULL),
+        DK_COAP_CHANGED);
     assert_int_equal(code_of(P_S1, DK_COAP_PUT, "/3303/0", "pmax=60", -1, -1, NULL),
                      DK_COAP_CHANGED);
     assert_int_equal(code_of(P_S1, DK_COAP_PUT, "/3303", "pmin=1", -1, -1, NULL), DK_COAP_CHANGED);
@@ -375,16 +388,15 @@ static void test_discover_attributes(void **state)
     r = req(P_S1, DK_COAP_GET, "/3303/0/5700", NULL, -1, DK_LWM2M_CF_LINK, NULL);
     assert_string_equal((char *)r->body, "</3303/0/5700>;pmin=2;pmax=10;gt=25.5");
     r = req(P_S1, DK_COAP_GET, "/1", NULL, -1, DK_LWM2M_CF_LINK, NULL);
-    assert_string_equal((char *)r->body, "</1>;ver=1.1,</1/0>,</1/0/0>,</1/0/1>,</1/0/6>,"
-                                         "</1/0/7>,</1/0/8>,</1/0/9>");
+    assert_string_equal((char *)r->body, "</1>;ver=1.1,</1/0>,</1/0/0>,</1/0/1>,</1/0/4>,"
+                                         "</1/0/6>,</1/0/7>,</1/0/8>,</1/0/9>");
     /* Remove one. */
     assert_int_equal(code_of(P_S1, DK_COAP_PUT, "/3303/0/5700", "gt", -1, -1, NULL),
                      DK_COAP_CHANGED);
     r = req(P_S1, DK_COAP_GET, "/3303/0/5700", NULL, -1, DK_LWM2M_CF_LINK, NULL);
     assert_string_equal((char *)r->body, "</3303/0/5700>;pmin=2;pmax=10");
     /* Errors. */
-    assert_int_equal(code_of(P_S1, DK_COAP_PUT, "/3/0", "gt=1", -1, -1, NULL),
-                     DK_COAP_BAD_REQUEST);
+    assert_int_equal(code_of(P_S1, DK_COAP_PUT, "/3/0", "gt=1", -1, -1, NULL), DK_COAP_BAD_REQUEST);
     assert_int_equal(code_of(P_S1, DK_COAP_PUT, "/3303/0/5701", "st=1", -1, -1, NULL),
                      DK_COAP_BAD_REQUEST);
     assert_int_equal(code_of(P_S1, DK_COAP_PUT, "/3303/0/5700", "lt=30&gt=20", -1, -1, NULL),
@@ -405,7 +417,8 @@ static void test_discover_attributes(void **state)
                      DK_COAP_UNAUTHORIZED);
 }
 
-/* ---- Observe --------------------------------------------------------------------------------------- */
+/* ---- Observe
+ * --------------------------------------------------------------------------------------- */
 
 static struct w_res obs;
 
@@ -413,12 +426,12 @@ static struct w_res obs;
 static void test_observe_pmin_pmax_st(void **state)
 {
     W.temperature = 20;
-    assert_int_equal(code_of(P_S1, DK_COAP_PUT, "/3303/0/5700", "pmin=2&pmax=10&st=1", -1, -1,
-                             NULL),
-                     DK_COAP_CHANGED);
+    assert_int_equal(
+        code_of(P_S1, DK_COAP_PUT, "/3303/0/5700", "pmin=2&pmax=10&st=1", -1, -1, NULL),
+        DK_COAP_CHANGED);
     dk_time_t t0 = W.now + 5; /* registered when the GET arrives */
-    uint32_t id = w_request_start(P_S1, DK_COAP_GET, "/3303/0/5700", NULL, -1, -1, NULL, 0, true,
-                                  &obs);
+    uint32_t id =
+        w_request_start(P_S1, DK_COAP_GET, "/3303/0/5700", NULL, -1, -1, NULL, 0, true, &obs);
     w_run(20);
     assert_true(obs.done);
     assert_int_equal(obs.code, DK_COAP_CONTENT);
@@ -562,7 +575,8 @@ static void test_observe_limits_and_errors(void **state)
     assert_int_equal(dk_client_observation_count(&W.c), 0);
 }
 
-/* ---- Access control with two servers --------------------------------------------------------------- */
+/* ---- Access control with two servers
+ * --------------------------------------------------------------- */
 
 static bool both_registered(void)
 {
@@ -656,7 +670,38 @@ static void test_access_control(void **state)
     assert_false(dk_client_has_instance(&W.c, 2, 2));
 }
 
-/* ---- Location (driver hook) ----------------------------------------------------------------------- */
+/* ---- Block-wise
+ * ------------------------------------------------------------------------------------- */
+
+static void test_blockwise(void **state)
+{
+    static char ssid[900], dom[700];
+    memset(ssid, 's', sizeof ssid - 1);
+    memset(dom, 'd', sizeof dom - 1);
+    struct dk_lwm2m_record w[] = {
+        {dk_lwm2m_path_res(12, 0, 0), dk_lwm2m_str("wlan0"), 0},
+        {dk_lwm2m_path_res(12, 0, 5), dk_lwm2m_str(ssid), 0},
+        {dk_lwm2m_path_res(12, 0, 13), dk_lwm2m_str(dom), 0},
+    };
+    /* 1.6 KB: the server sends it by Block1. */
+    struct w_res *r = send_recs(P_S1, DK_COAP_POST, "/12", DK_LWM2M_CF_TLV, w, 3);
+    assert_int_equal(r->code, DK_COAP_CREATED);
+    /* And reads it back by Block2 (with an ETag). */
+    r = req(P_S1, DK_COAP_GET, "/12/0", NULL, -1, -1, NULL);
+    assert_int_equal(r->code, DK_COAP_CONTENT);
+    assert_true(r->len > 1024);
+    struct dk_lwm2m_record recs[4];
+    size_t n;
+    struct dk_lwm2m_path base = dk_lwm2m_path_inst(12, 0);
+    assert_int_equal(dk_lwm2m_decode(DK_LWM2M_CF_TLV, r->body, r->len, &base, NULL, recs, 4, &n),
+                     0);
+    assert_int_equal(n, 3);
+    assert_int_equal(recs[1].value.v.bytes.n, sizeof ssid - 1);
+    assert_memory_equal(recs[1].value.v.bytes.p, ssid, sizeof ssid - 1);
+}
+
+/* ---- Location (driver hook)
+ * ----------------------------------------------------------------------- */
 
 static int drv_location(void *user, struct dk_client_location *out)
 {
@@ -697,7 +742,8 @@ static void test_location(void **state)
                      DK_COAP_METHOD_NOT_ALLOWED);
 }
 
-/* ---- Unknown peers ---------------------------------------------------------------------------------- */
+/* ---- Unknown peers
+ * ---------------------------------------------------------------------------------- */
 
 static void test_unknown_peer(void **state)
 {
@@ -734,12 +780,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_execute_create_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_discover_attributes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_observe_pmin_pmax_st, setup, teardown),
         cmocka_unit_test_setup_teardown(test_observe_gt_lt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_observe_write_and_default_pmin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_observe_limits_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_access_control, setup_bare, teardown),
+        cmocka_unit_test_setup_teardown(test_blockwise, setup, teardown),
         cmocka_unit_test_setup_teardown(test_location, setup_location, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_peer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_any_peer, setup, teardown),

@@ -43,6 +43,11 @@ static bool stopped(void)
     return dk_client_state(&W.c) == DK_CLIENT_STOPPED;
 }
 
+static uint8_t code_of_delete(void)
+{
+    return w_request(P_S1, DK_COAP_DELETE, "/32769/0", NULL, -1, -1, NULL, 0, false)->code;
+}
+
 static void body_is(const struct w_req *r, const char *s)
 {
     assert_non_null(r);
@@ -114,6 +119,10 @@ static void test_bootstrap_tlv(void **state)
     /* /12/0 and /2/0 now exist */
     body_is(reg, "</>;rt=\"oma.lwm2m\";ct=11542,</1>;ver=1.1,</1/0>,</2>;ver=1.1,</2/0>,"
                  "</3>;ver=1.1,</3/0>,</12>;ver=1.1,</12/0>,</3301/0>,</3303/0>,</3311/0>");
+    {
+        void heap_dbg(struct dk_client *);
+        heap_dbg(&W.c);
+    }
     print_message("client heap after bootstrap and registration: %zu bytes (incl. CoAP endpoint)\n",
                   dk_client_heap(&W.c));
     const char *loc = NULL;
@@ -159,10 +168,11 @@ static void test_bootstrap_senml(void **state)
     /* Bootstrap-Discover. */
     res = w_request(P_BS, DK_COAP_GET, "/", NULL, -1, DK_LWM2M_CF_LINK, NULL, 0, false);
     assert_int_equal(res->code, DK_COAP_CONTENT);
-    assert_string_equal((char *)res->body,
-                        "lwm2m=\"1.1\",</0>;ver=1.1,</0/0>,</0/3>;ssid=7;uri=\"coap://10.0.0.3:5683\","
-                        "</1>;ver=1.1,</1/0>;ssid=7,</2>;ver=1.1,</3>;ver=1.1,</3/0>,"
-                        "</12>;ver=1.1,</12/1>,</3301/0>,</3303/0>,</3311/0>");
+    assert_string_equal(
+        (char *)res->body,
+        "lwm2m=\"1.1\",</0>;ver=1.1,</0/0>,</0/3>;ssid=7;uri=\"coap://10.0.0.3:5683\","
+        "</1>;ver=1.1,</1/0>;ssid=7,</2>;ver=1.1,</3>;ver=1.1,</3/0>,"
+        "</12>;ver=1.1,</12/1>,</3301/0>,</3303/0>,</3311/0>");
     res = w_request(P_BS, DK_COAP_POST, "/bs", NULL, -1, -1, NULL, 0, false);
     assert_int_equal(res->code, DK_COAP_CHANGED);
     assert_true(w_run_while_not(registered, 5000));
@@ -305,8 +315,8 @@ static void test_register_update_deregister(void **state)
     assert_int_equal(upd->len, 0);
 
     /* The server writes its lifetime: an Update with lt= follows at once. */
-    struct w_res *res = w_request(P_S1, DK_COAP_PUT, "/1/0/1", NULL, DK_LWM2M_CF_TEXT, -1, "120",
-                                  3, false);
+    struct w_res *res =
+        w_request(P_S1, DK_COAP_PUT, "/1/0/1", NULL, DK_LWM2M_CF_TEXT, -1, "120", 3, false);
     assert_int_equal(res->code, DK_COAP_CHANGED);
     w_run(100);
     assert_int_equal(w_count_req(P_S1, DK_COAP_POST, "/rd/"), 2);
@@ -400,8 +410,8 @@ static size_t g_nsaved;
 static void test_persistence_restart(void **state)
 {
     w_bootstrap_to_s1();
-    struct w_res *res = w_request(P_S1, DK_COAP_PUT, "/3311/0/5850", NULL, DK_LWM2M_CF_TEXT, -1,
-                                  "1", 1, false);
+    struct w_res *res =
+        w_request(P_S1, DK_COAP_PUT, "/3311/0/5850", NULL, DK_LWM2M_CF_TEXT, -1, "1", 1, false);
     assert_int_equal(res->code, DK_COAP_CHANGED);
     res = w_request(P_S1, DK_COAP_PUT, "/3311/0/5851", NULL, DK_LWM2M_CF_TEXT, -1, "40", 2, false);
     assert_int_equal(res->code, DK_COAP_CHANGED);
@@ -458,8 +468,8 @@ static void test_persist_failure(void **state)
 {
     w_bootstrap_to_s1();
     W.persist_fail = DK_EIO;
-    struct w_res *res = w_request(P_S1, DK_COAP_PUT, "/3311/0/5850", NULL, DK_LWM2M_CF_TEXT, -1,
-                                  "1", 1, false);
+    struct w_res *res =
+        w_request(P_S1, DK_COAP_PUT, "/3311/0/5850", NULL, DK_LWM2M_CF_TEXT, -1, "1", 1, false);
     assert_int_equal(res->code, DK_COAP_INTERNAL_SERVER_ERROR);
 }
 
@@ -471,8 +481,8 @@ static bool bs_requested_twice(void)
 static void test_factory_reset_execute(void **state)
 {
     w_bootstrap_to_s1();
-    struct w_res *res = w_request(P_S1, DK_COAP_PUT, "/3311/0/5850", NULL, DK_LWM2M_CF_TEXT, -1,
-                                  "1", 1, false);
+    struct w_res *res =
+        w_request(P_S1, DK_COAP_PUT, "/3311/0/5850", NULL, DK_LWM2M_CF_TEXT, -1, "1", 1, false);
     assert_true(W.led_on);
     res = w_request(P_S1, DK_COAP_POST, "/3/0/5", NULL, -1, -1, NULL, 0, false);
     assert_int_equal(res->code, DK_COAP_CHANGED);
@@ -510,7 +520,214 @@ static void test_factory_reset_button_offline(void **state)
     assert_int_equal(W.nstored, 0);
 }
 
-/* ---- Lossy network ----------------------------------------------------------------------------- */
+/* ---- Transports the program opens slowly, or loses ------------------------------------------- */
+
+static void test_transport_manual_and_loss(void **state)
+{
+    W.tmode = T_MANUAL;
+    assert_int_equal(w_start(), 0);
+    assert_int_equal(W.nopen, 1);
+    w_run(3000); /* a DTLS handshake takes its time: nothing is sent meanwhile */
+    assert_int_equal(w_count_req(P_BS, DK_COAP_POST, "/bs"), 0);
+    assert_int_equal(dk_client_transport_up(&W.c, W.open_ids[0], &W.peer[P_BS].addr, W.now), 0);
+    assert_int_equal(dk_client_transport_up(&W.c, W.open_ids[0], &W.peer[P_BS].addr, W.now),
+                     DK_ENOTFOUND);
+    assert_int_equal(dk_client_transport_up(&W.c, 999, &W.peer[P_BS].addr, W.now), DK_ENOTFOUND);
+    w_run(100);
+    assert_int_equal(w_count_req(P_BS, DK_COAP_POST, "/bs"), 1);
+    w_request(P_BS, DK_COAP_DELETE, "/", NULL, -1, -1, NULL, 0, false);
+    assert_int_equal(w_bs_write_account(DK_LWM2M_CF_TLV, 1, 0, 101, P_S1, 300), DK_COAP_CHANGED);
+    struct w_res *res = w_request(P_BS, DK_COAP_POST, "/bs", NULL, -1, -1, NULL, 0, false);
+    assert_int_equal(res->code, DK_COAP_CHANGED);
+    w_run(100);
+    assert_int_equal(W.nopen, 2);
+    assert_int_equal(W.open_peer[1], P_S1);
+    /* The same address as an open transport: refused. */
+    assert_int_equal(dk_client_transport_up(&W.c, W.open_ids[1], &W.peer[P_BS].addr, W.now),
+                     DK_EEXIST);
+    assert_int_equal(dk_client_transport_up(&W.c, W.open_ids[1], &W.peer[P_S1].addr, W.now), 0);
+    assert_true(w_run_while_not(registered, 1000));
+    /* The transport breaks: the engine closes it, reopens after the retry
+     * delay (2 s) and registers again. */
+    W.tmode = T_AUTO;
+    assert_int_equal(dk_client_transport_down(&W.c, W.open_ids[1], DK_ECLOSED, W.now), 0);
+    assert_int_equal(dk_client_state(&W.c), DK_CLIENT_REGISTERING);
+    assert_int_equal(W.closed[W.nclosed - 1], W.open_ids[1]);
+    assert_int_equal(w_last_event(DK_CLIENT_EV_REG_FAILED)->reason, DK_ECLOSED);
+    w_run(1900);
+    assert_int_equal(W.nopen, 2);
+    w_run(200);
+    assert_int_equal(W.nopen, 3);
+    assert_true(w_run_while_not(registered, 1000));
+    assert_int_equal(w_count_req(P_S1, DK_COAP_POST, "/rd"), 2);
+}
+
+static void test_stop_and_reset_while_bootstrapping(void **state)
+{
+    W.peer[P_BS].bs_code = DK_COAP_FORBIDDEN;
+    assert_int_equal(w_start(), 0);
+    w_run(1500);
+    /* Button while bootstrapping: nothing to de-register; wiped, bootstraps again. */
+    assert_int_equal(dk_client_factory_reset(&W.c, W.now), 0);
+    w_run(10);
+    assert_int_equal(W.wipe_calls, 1);
+    assert_int_equal(dk_client_state(&W.c), DK_CLIENT_BOOTSTRAPPING);
+    assert_int_equal(w_count_events(DK_CLIENT_EV_FACTORY_MODE), 2);
+    /* SIGTERM while bootstrapping: stopped at once, transports closed. */
+    w_run(3000);
+    assert_int_equal(dk_client_stop(&W.c, W.now), 0);
+    w_run(10);
+    assert_int_equal(dk_client_state(&W.c), DK_CLIENT_STOPPED);
+    assert_int_equal(w_count_events(DK_CLIENT_EV_STOPPED), 1);
+    assert_int_equal(W.nclosed, W.nopen);
+    assert_int_equal(dk_client_deadline(&W.c), DK_TIME_NEVER);
+    assert_int_equal(dk_client_factory_reset(&W.c, W.now), DK_ESTATE);
+    assert_int_equal(dk_client_bootstrap(&W.c, W.now), DK_ESTATE);
+    size_t reqs = W.peer[P_BS].nreq;
+    w_run(100000);
+    assert_int_equal(W.peer[P_BS].nreq, reqs);
+}
+
+static void test_api_misuse(void **state)
+{
+    /* Before start. */
+    assert_int_equal(dk_client_stop(&W.c, W.now), DK_ESTATE);
+    assert_int_equal(dk_client_factory_reset(&W.c, W.now), DK_ESTATE);
+    assert_int_equal(dk_client_state(&W.c), DK_CLIENT_IDLE);
+    assert_string_equal(dk_client_state_name(DK_CLIENT_REGISTERED), "registered");
+    /* Config checks. */
+    struct dk_client c2;
+    dk_client_init(&c2);
+    struct dk_client_config cfg = W.cfg;
+    cfg.endpoint = "bad endpoint";
+    assert_int_equal(dk_client_setup(&c2, &cfg), DK_EINVAL);
+    cfg.endpoint = "";
+    assert_int_equal(dk_client_setup(&c2, &cfg), DK_EINVAL);
+    cfg = W.cfg;
+    cfg.cbs.open_transport = NULL;
+    assert_int_equal(dk_client_setup(&c2, &cfg), DK_EINVAL);
+    cfg = W.cfg;
+    cfg.rng = NULL;
+    assert_int_equal(dk_client_setup(&c2, &cfg), DK_EINVAL);
+    dk_client_free(&c2);
+    dk_client_free(&c2);
+    /* No bootstrap account and nothing loaded: nothing to do. */
+    cfg = W.cfg;
+    cfg.bs_uri = NULL;
+    assert_int_equal(dk_client_setup(&c2, &cfg), 0);
+    assert_int_equal(dk_client_start(&c2, W.now), DK_ENOTFOUND);
+    dk_client_free(&c2);
+    /* Program objects: duplicates, order. */
+    static const struct dk_lwm2m_resource_def res[] = {
+        {1, "A", DK_LWM2M_TYPE_INTEGER, DK_LWM2M_OP_RW, false, true},
+        {0, "B", DK_LWM2M_TYPE_INTEGER, DK_LWM2M_OP_RW, false, true},
+    };
+    static const struct dk_lwm2m_object_def bad = {3, "Dup", 1, 0, false, false, res, 1};
+    struct dk_client_object o = {&bad, NULL, NULL, 0};
+    assert_int_equal(dk_client_add_object(&W.c, &o), DK_EEXIST);
+    static const struct dk_lwm2m_object_def unsorted = {10241, "X", 1, 0, true, false, res, 2};
+    o.def = &unsorted;
+    assert_int_equal(dk_client_add_object(&W.c, &o), DK_EINVAL);
+    /* After start. */
+    assert_int_equal(w_start(), 0);
+    assert_int_equal(w_start(), DK_ESTATE);
+    assert_int_equal(dk_client_load(&W.c, NULL, 0), DK_ESTATE);
+    static const struct dk_lwm2m_object_def late = {10242, "Late", 1, 0, true, false, res + 1, 1};
+    o.def = &late;
+    assert_int_equal(dk_client_add_object(&W.c, &o), DK_ESTATE);
+}
+
+/* ---- A program-defined object ---------------------------------------------------------------- */
+
+struct counter {
+    int64_t reads, writes, execs;
+    int64_t value;
+};
+
+static int ctr_read(struct dk_client *c, void *user, const struct dk_lwm2m_path *p,
+                    struct dk_lwm2m_value *out, dk_time_t now)
+{
+    struct counter *k = user;
+    if (p->ids[2] != 1)
+        return DK_ENOTFOUND;
+    k->reads++;
+    *out = dk_lwm2m_int(k->value);
+    return 0;
+}
+
+static int ctr_write(struct dk_client *c, void *user, const struct dk_lwm2m_path *p,
+                     const struct dk_lwm2m_value *v, dk_time_t now)
+{
+    struct counter *k = user;
+    k->writes++;
+    if (p->ids[2] == 1) {
+        if (v->v.i < 0)
+            return DK_EINVAL;
+        k->value = v->v.i;
+        return 1; /* kept here */
+    }
+    return 0;
+}
+
+static int ctr_exec(struct dk_client *c, void *user, const struct dk_lwm2m_path *p,
+                    const uint8_t *args, size_t len, dk_time_t now)
+{
+    struct counter *k = user;
+    k->execs++;
+    k->value++;
+    return len ? DK_EINVAL : 0;
+}
+
+static void test_program_object(void **state)
+{
+    static const struct dk_lwm2m_resource_def res[] = {
+        {0, "Name", DK_LWM2M_TYPE_STRING, DK_LWM2M_OP_RW, false, false},
+        {1, "Count", DK_LWM2M_TYPE_INTEGER, DK_LWM2M_OP_RW, false, true},
+        {2, "Increment", DK_LWM2M_TYPE_NONE, DK_LWM2M_OP_E, false, false},
+    };
+    static const struct dk_lwm2m_object_def def = {32769, "Counter", 1, 0, true, false, res, 3};
+    static const struct dk_client_object_ops ops = {ctr_read, ctr_write, ctr_exec, NULL, NULL};
+    static struct counter k;
+    memset(&k, 0, sizeof k);
+    struct dk_client_object o = {&def, &ops, &k, DK_CLIENT_OBJ_PERSIST};
+    assert_int_equal(dk_client_add_object(&W.c, &o), 0);
+    w_bootstrap_to_s1();
+    const struct w_req *reg = w_last_req(P_S1, DK_COAP_POST, "/rd");
+    assert_non_null(strstr((char *)reg->body, ",</32769>"));
+    /* The program makes an instance: an Update lists it. */
+    assert_int_equal(dk_client_create_instance(&W.c, 32769, 0, W.now), 0);
+    assert_int_equal(dk_client_create_instance(&W.c, 32769, 0, W.now), DK_EEXIST);
+    w_run(100);
+    reg = w_last_req(P_S1, DK_COAP_POST, "/rd/");
+    assert_non_null(reg);
+    assert_non_null(strstr((char *)reg->body, ",</32769/0>"));
+    struct w_res *r =
+        w_request(P_S1, DK_COAP_PUT, "/32769/0/1", NULL, DK_LWM2M_CF_TEXT, -1, "41", 2, false);
+    assert_int_equal(r->code, DK_COAP_CHANGED);
+    r = w_request(P_S1, DK_COAP_PUT, "/32769/0/1", NULL, DK_LWM2M_CF_TEXT, -1, "-1", 2, false);
+    assert_int_equal(r->code, DK_COAP_BAD_REQUEST);
+    r = w_request(P_S1, DK_COAP_POST, "/32769/0/2", NULL, -1, -1, NULL, 0, false);
+    assert_int_equal(r->code, DK_COAP_CHANGED);
+    r = w_request(P_S1, DK_COAP_POST, "/32769/0/2", NULL, -1, -1, "x", 1, false);
+    assert_int_equal(r->code, DK_COAP_BAD_REQUEST);
+    r = w_request(P_S1, DK_COAP_GET, "/32769/0/1", NULL, -1, -1, NULL, 0, false);
+    assert_string_equal((char *)r->body, "43");
+    r = w_request(P_S1, DK_COAP_PUT, "/32769/0/0", NULL, DK_LWM2M_CF_TEXT, -1, "hall", 4, false);
+    assert_int_equal(r->code, DK_COAP_CHANGED);
+    /* Persisted: the stored name (the count lives in the program). */
+    bool found = false;
+    for (size_t i = 0; i < W.nstored; i++)
+        found |= strcmp(W.stored[i].key, "/32769/0") == 0;
+    assert_true(found);
+    r = w_request(P_S1, DK_COAP_GET, "/32769/0", NULL, -1, DK_LWM2M_CF_LINK, NULL, 0, false);
+    assert_string_equal((char *)r->body, "</32769/0>,</32769/0/0>,</32769/0/1>,</32769/0/2>");
+    assert_int_equal(code_of_delete(), DK_COAP_DELETED);
+    r = w_request(P_S1, DK_COAP_GET, "/32769/0", NULL, -1, -1, NULL, 0, false);
+    assert_int_equal(r->code, DK_COAP_NOT_FOUND);
+}
+
+/* ---- Lossy network -----------------------------------------------------------------------------
+ */
 
 static void test_lossy_network(void **state)
 {
@@ -531,7 +748,8 @@ static void test_lossy_network(void **state)
     assert_true(W.net.dropped > 0);
 }
 
-/* ---- Allocation failures ----------------------------------------------------------------------- */
+/* ---- Allocation failures -----------------------------------------------------------------------
+ */
 
 /* One scenario: setup, bootstrap, register, a read and a write; every
  * allocation in turn fails. The engine must fail cleanly (an error, a
@@ -584,6 +802,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_persist_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_factory_reset_execute, setup, teardown),
         cmocka_unit_test_setup_teardown(test_factory_reset_button_offline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transport_manual_and_loss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_and_reset_while_bootstrapping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_misuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_program_object, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lossy_network, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };

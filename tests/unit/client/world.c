@@ -406,8 +406,7 @@ bool w_run_while_not(bool (*pred)(void), dk_time_t timeout)
 }
 
 uint32_t w_request_start(int peer, uint8_t method, const char *path, const char *query, int cf,
-                         int accept, const void *payload, size_t len, bool observe,
-                         struct w_res *r)
+                         int accept, const void *payload, size_t len, bool observe, struct w_res *r)
 {
     memset(r, 0, sizeof *r);
     struct dk_coap_client_req q;

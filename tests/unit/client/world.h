@@ -74,8 +74,8 @@ struct world {
     struct dk_fakenet net;
     dk_time_t now;
     struct dk_rng rng;
-    struct dk_coap_config ccfg;   /* the client's */
-    struct dk_coap_config pcfg;   /* the peers' */
+    struct dk_coap_config ccfg; /* the client's */
+    struct dk_coap_config pcfg; /* the peers' */
     struct dk_client_config cfg;
     struct dk_client c;
     struct dk_addr caddr;
@@ -110,7 +110,8 @@ extern void (*w_config_hook)(struct dk_client_config *cfg);
 
 /* Sets up the world (peers, network, config with a NoSec Bootstrap Server at
  * coap://10.0.0.2:5783); the client is set up but not started. fa: use the
- * failing allocator with this fail_at (0: counts, never fails; -1: malloc). Returns the setup error. */
+ * failing allocator with this fail_at (0: counts, never fails; -1: malloc). Returns the setup
+ * error. */
 int w_init(long fail_at);
 void w_free(void);
 
