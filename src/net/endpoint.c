@@ -306,12 +306,6 @@ static void server_recv(struct dk_endpoint *e, const struct dk_addr *from, const
     int rc = dk_dtls_server_recv(&e->srv, from, d, n, now, &s, &ev);
     if (rc < 0 && rc != DK_EAGAIN)
         dk_debug(e->log, MOD, "DTLS server refused a datagram: %s", dk_strerror(rc));
-    /* The server holds one HelloVerifyRequest: send it before the next
-     * ClientHello of this batch replaces it. */
-    struct dk_addr to;
-    int m;
-    while ((m = dk_dtls_server_pop_tx(&e->srv, &to, e->buf, sizeof e->buf)) > 0)
-        send_raw(e, &to, e->buf, (size_t)m);
     if (ev == DK_DTLS_EV_CONNECTED && s)
         emit(e, from, DK_ENDPOINT_CONNECTED, dk_dtls_session_peer_info(s), 0);
     if (s && (ev == DK_DTLS_EV_DATA || ev == DK_DTLS_EV_CONNECTED))
@@ -323,6 +317,13 @@ static void server_recv(struct dk_endpoint *e, const struct dk_addr *from, const
         emit(e, from, DK_ENDPOINT_CLOSED, NULL,
              rc < 0 ? rc : s ? dk_dtls_session_error(s) : 0);
     }
+    /* The server holds one HelloVerifyRequest: send it before the next
+     * ClientHello of this batch replaces it. Last, because popping also
+     * frees the sessions that closed (s among them). */
+    struct dk_addr to;
+    int m;
+    while ((m = dk_dtls_server_pop_tx(&e->srv, &to, e->buf, sizeof e->buf)) > 0)
+        send_raw(e, &to, e->buf, (size_t)m);
 }
 
 void dk_endpoint_on_readable(struct dk_endpoint *e, dk_time_t now)
