@@ -53,15 +53,17 @@
  *       pending  -> 5.03 Service Unavailable with Max-Age pending_max_age_s;
  *       approved -> cbs.prepare() issues operational credentials, 2.04
  *                   Changed, and the provisioning sequence starts.
- *     Why 5.03 while pending: LwM2M 1.1 §6.1.x gives 2.04 as the only
- *     success code, and a 2.04 obliges the server to follow with the
+ *     Why 5.03 while pending: the TS Core's response codes for the
+ *     Bootstrap-Request are 2.04 Changed and 4.00 Bad Request ("Unknown
+ *     Endpoint Client Name"), and a 2.04 obliges the server to follow with the
  *     Bootstrap-Write/Finish operations at once (the client then waits for
  *     them and gives up after its bootstrap timeout, with no defined retry
  *     pace). A 5.03 says "not now, retry after Max-Age" (RFC 7252
- *     §5.9.3.4); Wakaama, Anjay, Leshan's client and duckling's client all
- *     treat a failed Bootstrap-Request as a failure to retry with back-off,
- *     so the device keeps asking until the user decides, and each attempt
- *     re-proves possession of the label's credential.
+ *     §5.9.3.4). duckling's client retries with capped exponential back-off
+ *     (tests/unit/engines); Wakaama, Anjay and Leshan's client treat any
+ *     error answer as a failed attempt and retry by their own bootstrap
+ *     retry policy (not tested here). So the device keeps asking until the
+ *     user decides, and each attempt re-proves the label's credential.
  *
  * The engine's approval table (cbs.decide == NULL): one entry per endpoint.
  *  - policy MANUAL: a matching request makes a PENDING entry (at most
@@ -77,7 +79,7 @@
  *    factory reset needs approval again) or by max_attempts sequences that
  *    fail (entry removed, audited).
  *
- * The provisioning sequence (LwM2M 1.1 §6.1.7), one request at a time on the
+ * The provisioning sequence (LwM2M 1.1 TS Core, Bootstrap Interface), one request at a time on the
  * peer's CoAP exchange, each answer checked:
  *   1. Bootstrap-Delete of each config.delete_paths (default "/": every
  *      instance but the Bootstrap-Server account and the Device object; the

@@ -333,8 +333,11 @@ void dk_server_tick(struct dk_server *s, dk_time_t now);
 dk_time_t dk_server_deadline(const struct dk_server *s);
 
 /* Re-creates a stored registration at start (no persist, no event): reg->ep,
- * location, lifetime_s, binding, version, queue_mode, links, peer, coap (an
- * attached endpoint; NULL: the first) and remaining_ms (> 0). Errors:
+ * location, lifetime_s, binding, version, queue_mode, links, peer (NULL:
+ * unknown; operations then fail with DK_ESTATE until the device's next
+ * Update), coap (an attached endpoint; NULL: the first) and remaining_ms
+ * (> 0). Its DTLS session did not survive the restart: operations reach the
+ * device once it has a session again (its next Update or Register). Errors:
  * DK_EINVAL (bad field, unparsable location or links), DK_ETIMEDOUT
  * (remaining_ms <= 0: it has expired meanwhile), DK_EEXIST (endpoint or
  * location already registered), DK_ELIMIT, DK_ENOMEM. */
@@ -360,7 +363,8 @@ int dk_server_forget(struct dk_server *s, const char *ep, dk_time_t now);
 /* Starts op on ep's registration. *id (may be NULL) gets a nonzero handle.
  * op->cb is never called from this function. Errors: DK_ENOTFOUND (ep not
  * registered), DK_EINVAL (path depth not allowed for the kind, bad format,
- * records outside the path or out of order), DK_ENOSPC (payload larger than
+ * records outside the path or out of order), DK_ESTATE (restored without an
+ * address, no Update since), DK_ENOSPC (payload larger than
  * max_payload), DK_ELIMIT (max_ops, max_ops_per_reg, or the CoAP endpoint's
  * limits), DK_ENOMEM, DK_ENOTSUP (records in a format the writer cannot
  * carry them in). */

@@ -1093,8 +1093,8 @@ int dk_server_restore(struct dk_server *s, const struct dk_server_reg_info *in, 
     const char *loc = in->location;
     size_t links_len = in->links ? in->links_len : 0;
     if (!ep_valid((const uint8_t *)in->ep, n) || strncmp(loc, "/rd/", 4) != 0 ||
-        !parse_location((const uint8_t *)loc + 4, strnlen(loc + 4, 12), &id) || !in->peer ||
-        !in->peer->len || in->lifetime_s < s->cfg->min_lifetime_s || links_len > s->cfg->max_links)
+        !parse_location((const uint8_t *)loc + 4, strnlen(loc + 4, 12), &id) ||
+        in->lifetime_s < s->cfg->min_lifetime_s || links_len > s->cfg->max_links)
         return DK_EINVAL;
     int ci = in->coap ? coap_index(s, in->coap) : 0;
     if (ci < 0 || (size_t)ci >= s->ncoap)
@@ -1134,7 +1134,8 @@ int dk_server_restore(struct dk_server *s, const struct dk_server_reg_info *in, 
         return DK_ENOMEM;
     }
     r->id = id;
-    r->peer = *in->peer;
+    if (in->peer)
+        r->peer = *in->peer; /* else unknown (len 0) until the device's next Update */
     r->coap_idx = (uint8_t)ci;
     r->lifetime_s = in->lifetime_s;
     r->expires = now + in->remaining_ms;
@@ -1259,6 +1260,8 @@ int dk_server_op_start(struct dk_server *s, const char *ep, const struct dk_serv
     struct dk_server_reg *r = find_ep(s, ep, strlen(ep));
     if (!r)
         return DK_ENOTFOUND;
+    if (!r->peer.len)
+        return DK_ESTATE; /* restored without an address: wait for its Update */
     if (op->kind < DK_SERVER_READ || op->kind > DK_SERVER_OBSERVE ||
         dk_lwm2m_op_check_path(lwm2m_op(op->kind), &op->path) != 0)
         return DK_EINVAL;

@@ -57,8 +57,11 @@ pass "a bootstrapped and registered on its approval from before the restart"
 # survived); a device restart forces that here rather than waiting for its
 # CoAP timeouts.
 dev_stop b || true
+mv "$T/b.log" "$T/b-before.log"
 dev_start b
 wait_for "$T/b.log" 'registered with server 1' 40
+new_location() { [[ $(dk --json device "$EP_b" | jq -r '.registration.location') != "$loc" ]]; }
+until_ok 10 new_location || fail "b's new registration not recorded"
 wait_state "$EP_b" registered 10
 dk read "$EP_b" /3303/0/5700 >/dev/null || fail "read b after the restart"
 [[ $(dk --json audit --limit 100 "$EP_b" | jq '[.audit[] | select(.event == "credentials.issued")] | length') == 1 ]] ||

@@ -1238,6 +1238,32 @@ static void test_setup_errors(void **state)
     world_free(w);
 }
 
+/* Loss, duplication and reordering: CoAP retransmissions and deduplication
+ * carry the sequence through, each step exactly once. */
+static void test_lossy_network(void **state)
+{
+    struct world *w = &W;
+    world_init(w, false, 0);
+    w->cfg.policy = DK_BS_POLICY_AUTO;
+    w->net.loss_pct = 20;
+    w->net.dup_pct = 10;
+    w->net.reorder_pct = 10;
+    w->net.reorder_ms = 50;
+    world_start(w);
+    add_record(w, "dev1", DK_OOB_CRED_PSK, DK_OOB_CHANNEL_NONE, PSK, 16);
+    peer_psk(w, "dev1");
+    bs_request(w, "ep=dev1");
+    assert_int_equal(w->bs_code, DK_COAP_CHANGED);
+    assert_int_equal(count_ev(w, DK_BS_EV_PROVISIONED), 1);
+    assert_int_equal(count_ev(w, DK_BS_EV_FAILED), 0);
+    static const char *const seq[] = {"DELETE /", "GET /0",   "PUT /0/1", "PUT /1/0",
+                                      "PUT /2/0", "PUT /2/1", "POST /bs"};
+    assert_sequence(w, seq, 7);
+    assert_cap_bytes(w, "/0/1", SEC_PSK_TLV);
+    assert_true(w->net.dropped > 0);
+    world_free(w);
+}
+
 /* Every allocation failing in turn: no crash, no leak, and a refusal or a
  * clean failure instead of provisioning. */
 static void test_failalloc(void **state)
@@ -1289,6 +1315,7 @@ int main(void)
         cmocka_unit_test(test_external_decide),
         cmocka_unit_test(test_psk_lookup),
         cmocka_unit_test(test_setup_errors),
+        cmocka_unit_test(test_lossy_network),
         cmocka_unit_test(test_failalloc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

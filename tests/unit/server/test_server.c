@@ -1118,10 +1118,45 @@ static void test_persistence_round_trip(void **state)
     assert_int_equal(dk_server_restore(&w->s, &bad, w->now), DK_EINVAL);
     bad.links = "";
     bad.links_len = 0;
+    bad.peer = NULL; /* address unknown: no operations until it updates */
     assert_int_equal(dk_server_restore(&w->s, &bad, w->now), 0);
+    dk_server_op_init(&op, DK_SERVER_READ, &p);
+    assert_int_equal(dk_server_op_start(&w->s, "dev9", &op, w->now, NULL), DK_ESTATE);
     run(w, w->now + 1000);
     assert_int_equal(dk_server_get(&w->s, "dev9", &info, w->now), DK_ENOTFOUND);
     assert_int_equal(last_ev(w)->type, DK_SERVER_EV_EXPIRED);
+    world_free(w);
+}
+
+/* Loss, duplication and reordering: one registration, every operation
+ * answered once. */
+static void test_lossy_network(void **state)
+{
+    struct world *w = &W;
+    world_init(w, false, 0);
+    w->net.loss_pct = 20;
+    w->net.dup_pct = 10;
+    w->net.reorder_pct = 10;
+    w->net.reorder_ms = 50;
+    world_start(w);
+    assert_int_equal(dev_send(w, 0, DK_COAP_POST, "/rd", "ep=dev1&lt=86400", LINKS),
+                     DK_COAP_CREATED);
+    run(w, w->now + 100000);
+    assert_int_equal(count_ev(w, DK_SERVER_EV_REGISTERED), 1);
+    struct dk_lwm2m_path p = P("/3/0");
+    for (int i = 0; i < 10; i++) {
+        struct dk_server_op op;
+        dk_server_op_init(&op, DK_SERVER_READ, &p);
+        op.accept = DK_COAP_FMT_SENML_CBOR;
+        size_t nres = w->nres;
+        start_op(w, "dev1", &op);
+        run(w, w->now + 100000);
+        assert_int_equal(w->nres, nres + 1);
+        assert_int_equal(last_res(w)->code, DK_COAP_CONTENT);
+        assert_int_equal(last_res(w)->n_recs, 3);
+    }
+    assert_true(w->net.dropped > 0);
+    assert_int_equal(dk_server_op_count(&w->s), 0);
     world_free(w);
 }
 
@@ -1276,6 +1311,7 @@ int main(void)
         cmocka_unit_test(test_timeout_and_forget),
         cmocka_unit_test(test_alternate_root),
         cmocka_unit_test(test_persistence_round_trip),
+        cmocka_unit_test(test_lossy_network),
         cmocka_unit_test(test_many_registrations),
         cmocka_unit_test(test_failalloc),
         cmocka_unit_test(test_setup_errors),
