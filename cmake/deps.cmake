@@ -1,13 +1,22 @@
 # System libraries (Debian 12 packages, DESIGN §3). Imported targets dk::<name>.
-find_library(MBEDTLS_LIB mbedtls REQUIRED)
-find_library(MBEDX509_LIB mbedx509 REQUIRED)
-find_library(MBEDCRYPTO_LIB mbedcrypto REQUIRED)
-add_library(dk::mbedcrypto INTERFACE IMPORTED)
-set_target_properties(dk::mbedcrypto PROPERTIES INTERFACE_LINK_LIBRARIES "${MBEDCRYPTO_LIB}")
-add_library(dk::mbedtls INTERFACE IMPORTED)
-set_target_properties(dk::mbedtls PROPERTIES
-  INTERFACE_LINK_LIBRARIES "${MBEDTLS_LIB};${MBEDX509_LIB};${MBEDCRYPTO_LIB}")
+if(NOT DK_MBEDTLS_SOURCE STREQUAL "")
+  include(${CMAKE_CURRENT_LIST_DIR}/mbedtls-source.cmake)
+else()
+  find_library(MBEDTLS_LIB mbedtls REQUIRED)
+  find_library(MBEDX509_LIB mbedx509 REQUIRED)
+  find_library(MBEDCRYPTO_LIB mbedcrypto REQUIRED)
+  add_library(dk::mbedcrypto INTERFACE IMPORTED)
+  set_target_properties(dk::mbedcrypto PROPERTIES INTERFACE_LINK_LIBRARIES "${MBEDCRYPTO_LIB}")
+  add_library(dk::mbedtls INTERFACE IMPORTED)
+  set_target_properties(dk::mbedtls PROPERTIES
+    INTERFACE_LINK_LIBRARIES "${MBEDTLS_LIB};${MBEDX509_LIB};${MBEDCRYPTO_LIB}")
+endif()
 
+# A device-only (cross) build needs none of the gateway's or the tests' libraries.
+if(DK_DEVICE_ONLY)
+  pkg_check_modules(GPIOD IMPORTED_TARGET libgpiod)
+  return()
+endif()
 pkg_check_modules(GNUTLS IMPORTED_TARGET gnutls)
 pkg_check_modules(QRENCODE IMPORTED_TARGET libqrencode)
 pkg_check_modules(MHD IMPORTED_TARGET libmicrohttpd)

@@ -355,6 +355,7 @@ static int load_factory(struct device *d)
 /* RPK: the Security object's identity is our public key (DER SPKI). */
 static int derive_spki(struct device *d)
 {
+#if DK_WITH_CERTS
     mbedtls_pk_context pk;
     mbedtls_pk_init(&pk);
     int rc = mbedtls_pk_parse_key(&pk, d->factory.key_der, d->factory.key_der_len, NULL, 0);
@@ -368,6 +369,10 @@ static int derive_spki(struct device *d)
     memmove(d->spki, d->spki + sizeof d->spki - (size_t)n, (size_t)n);
     d->spki_len = (size_t)n;
     return 0;
+#else
+    report("factory.store", "raw public keys need a build with certificate support");
+    return -1;
+#endif
 }
 
 static int setup_bootstrap_account(struct device *d)

@@ -316,6 +316,13 @@ static void server_recv(struct dk_endpoint *e, const struct dk_addr *from, const
          * session until its next call. */
         emit(e, from, DK_ENDPOINT_CLOSED, NULL, rc < 0 ? rc : s ? dk_dtls_session_error(s) : 0);
     }
+    /* The server holds one HelloVerifyRequest: send it before the next
+     * ClientHello of this batch replaces it. Last, because popping also
+     * frees the sessions that closed (s among them). */
+    struct dk_addr to;
+    int m;
+    while ((m = dk_dtls_server_pop_tx(&e->srv, &to, e->buf, sizeof e->buf)) > 0)
+        send_raw(e, &to, e->buf, (size_t)m);
 }
 
 void dk_endpoint_on_readable(struct dk_endpoint *e, dk_time_t now)

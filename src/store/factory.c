@@ -243,6 +243,7 @@ int dk_store_factory_load(const char *dir, struct dk_store_factory *out, const c
 /* The truncated hash of the SubjectPublicKeyInfo of a DER private key. */
 static int public_key_hash(const uint8_t *key_der, size_t len, uint8_t out[DK_OOB_HASH_LEN])
 {
+#if DK_WITH_CERTS
     mbedtls_pk_context pk;
     unsigned char spki[256];
     mbedtls_pk_init(&pk);
@@ -255,6 +256,10 @@ static int public_key_hash(const uint8_t *key_der, size_t len, uint8_t out[DK_OO
     }
     mbedtls_pk_free(&pk);
     return rc;
+#else
+    (void)key_der, (void)len, (void)out;
+    return DK_ENOTSUP; /* DK_SECURITY without certificates: no key parser */
+#endif
 }
 
 int dk_store_factory_to_oob(const struct dk_store_factory *f, struct dk_oob_msg *out)

@@ -26,6 +26,7 @@ static void pick_suites(struct dk_mb_conf *mc, unsigned modes)
     mc->suites[n] = 0;
 }
 
+#if DK_WITH_CERTS
 /* P-256 keys only; SHA-256 for our signatures, SHA-2 accepted in chains. */
 static void restrict_crypto(struct dk_mb_conf *mc)
 {
@@ -96,6 +97,27 @@ static int load_trust(struct dk_mb_conf *mc, const struct dk_dtls_params *p)
     return 0;
 }
 
+#else
+/* DK_SECURITY=psk: no certificates, no curves (the backend offers PSK only,
+ * so dk_dtls_config_setup refuses certificate modes before we get here). */
+static void restrict_crypto(struct dk_mb_conf *mc)
+{
+    (void)mc;
+}
+
+static int load_own(struct dk_mb_conf *mc, const struct dk_dtls_params *p)
+{
+    (void)mc;
+    return p->cert_der ? DK_ENOTSUP : 0;
+}
+
+static int load_trust(struct dk_mb_conf *mc, const struct dk_dtls_params *p)
+{
+    (void)mc;
+    return p->ca_der_len ? DK_ENOTSUP : 0;
+}
+#endif
+
 /* Who must prove what (DESIGN §6): pinning modes let the handshake run and
  * decide on the hashes afterwards (see session.c), so mbedTLS only checks
  * the chain when trust anchors are the sole criterion. */
@@ -120,6 +142,7 @@ static int pick_authmode(struct dk_mb_conf *mc, const struct dk_dtls_params *p)
     return 0;
 }
 
+#if defined(MBEDTLS_SSL_SRV_C) && defined(MBEDTLS_SSL_DTLS_HELLO_VERIFY)
 /* The server table checked the cookie before the session existed, so the
  * session itself accepts whatever cookie the ClientHello carries. */
 static int cookie_write_never(void *ctx, unsigned char **p, unsigned char *end,
@@ -135,6 +158,7 @@ static int cookie_accept(void *ctx, const unsigned char *cookie, size_t cookie_l
     (void)ctx, (void)cookie, (void)cookie_len, (void)id, (void)id_len;
     return 0;
 }
+#endif
 
 int dk_mb_psk_lookup(void *p_psk, mbedtls_ssl_context *ssl, const unsigned char *id,
                      size_t id_len); /* session.c */
@@ -172,14 +196,26 @@ static int setup_conf(struct dk_mb_conf *mc, const struct dk_dtls_params *p)
     mbedtls_ssl_conf_handshake_timeout(&mc->conf, (uint32_t)p->retrans_min_ms,
                                        (uint32_t)p->retrans_max_ms);
     /* No resumption: nothing to gain for a device with one server, and the
-     * ticket extension costs bytes in every ClientHello. */
+     * ticket extension costs bytes in every ClientHello. (A minimal mbedTLS
+     * config leaves these features out altogether: nothing to switch off.) */
+#if defined(MBEDTLS_SSL_SESSION_TICKETS)
     mbedtls_ssl_conf_session_tickets(&mc->conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+#endif
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
     mbedtls_ssl_conf_renegotiation(&mc->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+#endif
     /* Every suite we offer is an AEAD: encrypt-then-MAC would only add an
      * extension to each hello. */
+#if defined(MBEDTLS_SSL_ENCRYPT_THEN_MAC)
     mbedtls_ssl_conf_encrypt_then_mac(&mc->conf, MBEDTLS_SSL_ETM_DISABLED);
+#endif
+#if defined(MBEDTLS_SSL_SRV_C) && defined(MBEDTLS_SSL_DTLS_HELLO_VERIFY)
     if (p->role == DK_DTLS_SERVER)
         mbedtls_ssl_conf_dtls_cookies(&mc->conf, cookie_write_never, cookie_accept, NULL);
+#else
+    if (p->role == DK_DTLS_SERVER)
+        return DK_ENOTSUP; /* a client-only mbedTLS config (the device's) */
+#endif
     int rc = setup_psk(mc, p);
     if (!rc)
         rc = load_own(mc, p);
@@ -207,9 +243,11 @@ int dk_mb_config_setup(struct dk_dtls_config *cfg)
     if (!mc)
         return DK_ENOMEM;
     mbedtls_ssl_config_init(&mc->conf);
+#if DK_WITH_CERTS
     mbedtls_x509_crt_init(&mc->own);
     mbedtls_x509_crt_init(&mc->ca);
     mbedtls_pk_init(&mc->key);
+#endif
     cfg->impl = mc;
     int rc = setup_conf(mc, &cfg->p);
     if (rc) {
@@ -225,9 +263,11 @@ void dk_mb_config_free(struct dk_dtls_config *cfg)
     if (!mc)
         return;
     mbedtls_ssl_config_free(&mc->conf); /* wipes the PSK */
+#if DK_WITH_CERTS
     mbedtls_x509_crt_free(&mc->own);
     mbedtls_x509_crt_free(&mc->ca);
     mbedtls_pk_free(&mc->key); /* wipes the private key */
+#endif
     dk_memzero(mc, sizeof *mc);
     dk_alloc_release(dk_dtls_alloc(cfg), mc);
     cfg->impl = NULL;

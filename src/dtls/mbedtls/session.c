@@ -284,6 +284,7 @@ static int fail(struct mb_sess *m, int rc)
 
 /* ---- what the handshake proved ----------------------------------------- */
 
+#if DK_WITH_CERTS
 static void sha256(const uint8_t *p, size_t n, uint8_t out[32])
 {
     mbedtls_sha256_ret(p, n, out, 0);
@@ -340,6 +341,15 @@ static int judge_peer(struct mb_sess *m)
         return MBEDTLS_SSL_ALERT_MSG_ACCESS_DENIED;
     return 0;
 }
+
+#else
+/* DK_SECURITY=psk: no suite with certificates is offered or accepted. */
+static int judge_peer(struct mb_sess *m)
+{
+    (void)m;
+    return MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE;
+}
+#endif
 
 static bool possession_proved(const struct mb_sess *m)
 {
@@ -604,8 +614,12 @@ static size_t mbedtls_part(const mbedtls_ssl_context *ssl)
     if (ssl->session && ssl->session != ssl->session_negotiate)
         n += sizeof *ssl->session;
     const mbedtls_ssl_session *sess = ssl->session ? ssl->session : ssl->session_negotiate;
+#if DK_WITH_CERTS
     if (sess && sess->peer_cert)
         n += sizeof *sess->peer_cert + sess->peer_cert->raw.len;
+#else
+    (void)sess;
+#endif
     return n;
 }
 
@@ -633,7 +647,11 @@ static void mb_session_free(struct dk_dtls_session *s)
 
 static const struct dk_dtls_backend mbedtls_backend = {
     .name = "mbedtls",
+#if DK_WITH_CERTS
     .modes = DK_DTLS_MODE_PSK | DK_DTLS_MODE_CERT,
+#else
+    .modes = DK_DTLS_MODE_PSK,
+#endif
     .config_setup = dk_mb_config_setup,
     .config_free = dk_mb_config_free,
     .session_setup = mb_session_setup,
