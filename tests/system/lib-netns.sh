@@ -127,5 +127,5 @@ dk_netns_cleanup() {
   done
   DK_NS_LIST=()
 }
-trap 'dk_cleanup; dk_netns_cleanup' EXIT
+trap 'dk_netns_cleanup; dk_cleanup' EXIT
 trap 'exit 130' INT TERM
