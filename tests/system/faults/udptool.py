@@ -13,6 +13,8 @@
       sends N hostile datagrams (kind: random, coap, dtls, clienthello, mix)
       from M source sockets (ports), at most R per second, seeded; prints
       "sent N from M ports" and "answers A" (datagrams that came back).
+      --spoof IP:PORT (root, IPv4): sent through a raw socket with that
+      source address instead, as an off-path attacker forging the peer.
 """
 import argparse
 import random
@@ -130,9 +132,26 @@ def client_hello(rng, cookie=b""):
     return rec + struct.pack("!H", len(hs)) + hs
 
 
+def spoofed_sender(src, dst_host, dst_port):
+    """A send(data) that forges IPv4 + UDP headers from src ("IP:PORT")."""
+    sip, sport = src.rsplit(":", 1)
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    ident = [0]
+
+    def send(data):
+        ident[0] = (ident[0] + 1) & 0xFFFF
+        udp = struct.pack("!HHHH", int(sport), dst_port, 8 + len(data), 0) + data
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), ident[0], 0, 64,
+                         socket.IPPROTO_UDP, 0, socket.inet_aton(sip),
+                         socket.inet_aton(dst_host))
+        raw.sendto(ip + udp, (dst_host, 0))
+    return send
+
+
 def cmd_spray(a):
     rng = random.Random(a.seed)
     socks = []
+    spoof = spoofed_sender(a.spoof, a.host, a.port) if a.spoof else None
     fam = family_of(a.host)
     for _ in range(a.sources):
         s = socket.socket(fam, socket.SOCK_DGRAM)
@@ -158,7 +177,10 @@ def cmd_spray(a):
             d = client_hello(rng)
         s = socks[i % len(socks)]
         try:
-            s.sendto(d, (a.host, a.port))
+            if spoof:
+                spoof(d[:65000])
+            else:
+                s.sendto(d, (a.host, a.port))
             sent += 1
         except (BlockingIOError, ConnectionRefusedError, OSError):
             pass
@@ -212,6 +234,7 @@ def main():
     s.add_argument("--sources", type=int, default=1)
     s.add_argument("--rate", type=float, default=0)
     s.add_argument("--max-seconds", type=float, default=60)
+    s.add_argument("--spoof")
     a = p.parse_args()
     {"echo": cmd_echo, "seq": cmd_seq, "spray": cmd_spray}[a.cmd](a)
 
