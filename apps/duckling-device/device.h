@@ -73,6 +73,7 @@ struct device {
     struct driver_config dcfg;
     struct driver *drv;
     dk_time_t button_at; /* gpio button hold check, DK_TIME_NEVER */
+    struct dk_coap_config coap;
     struct dk_client_config ccfg;
     struct dk_client client;
     bool client_ready;
@@ -120,7 +121,8 @@ int hook_env_add(struct hook_env *e, const char *name, const char *value, size_t
 void hook_env_free(struct hook_env *e);
 
 /* Starts cmd with the daemon's environment plus env. Returns the child's
- * pid, or -1 (logged). The caller reaps it with hook_reap(). */
+ * pid, or -1 (logged). Hooks run one at a time: this first waits (at most
+ * 30 s) for the previous ones. The caller reaps it with hook_reap(). */
 pid_t hook_run(const char *what, const char *cmd, const struct hook_env *env,
                const struct dk_log *log);
 /* Reaps finished hooks without blocking and logs how they ended. */

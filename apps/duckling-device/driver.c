@@ -62,8 +62,7 @@ int driver_write_state(struct driver *d, bool on, unsigned dimmer)
     if (!d->cfg->state_file || !*d->cfg->state_file)
         return 0;
     if (write_file_atomic(d->cfg->state_file, line, (size_t)n, 0644) != 0) {
-        dk_error(d->cfg->log, "led", "%s: cannot write: %s", d->cfg->state_file,
-                 strerror(errno));
+        dk_error(d->cfg->log, "led", "%s: cannot write: %s", d->cfg->state_file, strerror(errno));
         return -1;
     }
     return 0;

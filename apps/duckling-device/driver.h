@@ -51,7 +51,7 @@ struct driver_ops {
 
 struct driver_location {
     double latitude, longitude, altitude; /* degrees, degrees, metres */
-    double radius;                         /* metres */
+    double radius;                        /* metres */
 };
 
 struct driver_config {

@@ -134,8 +134,8 @@ struct driver *driver_gpio_open(const struct driver_config *cfg)
     if (!g->led)
         goto fail;
     if (gpiod_line_request_output(g->led, CONSUMER, 0) != 0) {
-        report("--led-line", "line %d on %s: cannot request it as an output: %s",
-               cfg->led_line, cfg->gpio_chip, strerror(errno));
+        report("--led-line", "line %d on %s: cannot request it as an output: %s", cfg->led_line,
+               cfg->gpio_chip, strerror(errno));
         g->led = NULL;
         goto fail;
     }

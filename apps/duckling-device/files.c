@@ -26,6 +26,17 @@ static int sync_parent_dir(const char *path)
     return rc;
 }
 
+/* Undoes a failed write: closes fd (if open), removes the temporary, keeps errno. */
+static int give_up(int fd, const char *tmp)
+{
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    errno = e;
+    return -1;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
     char tmp[PATH_MAX];
@@ -43,26 +54,13 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            goto fail;
+            return give_up(fd, tmp);
         p += n;
         left -= (size_t)n;
     }
     if (fsync(fd) != 0)
-        goto fail;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0)
-        goto fail;
+        return give_up(fd, tmp);
+    if (close(fd) != 0 || rename(tmp, path) != 0)
+        return give_up(-1, tmp);
     return sync_parent_dir(path);
-fail: {
-    int e = errno;
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    errno = e;
-    return -1;
-}
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 void hook_env_init(struct hook_env *e)
@@ -89,9 +90,40 @@ static void child_exec(const char *cmd, char **envp)
     _exit(127);
 }
 
+static void log_exit(const struct dk_log *log, pid_t pid, int status)
+{
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        dk_info(log, "hook", "pid %ld finished", (long)pid);
+    else if (WIFEXITED(status))
+        dk_warn(log, "hook", "pid %ld exited with status %d", (long)pid, WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        dk_warn(log, "hook", "pid %ld killed by signal %d", (long)pid, WTERMSIG(status));
+}
+
+/* Hooks run one at a time, in the order the modes changed (closing the setup
+ * access point must not overtake opening it). Waits at most 30 s for the
+ * previous hooks; after that they are left running and a warning logged. */
+static void wait_previous(const struct dk_log *log)
+{
+    for (int i = 0; i < 3000; i++) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid < 0)
+            return; /* no children left */
+        if (pid > 0) {
+            log_exit(log, pid, status);
+            continue;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    dk_warn(log, "hook", "previous hook still running after 30 s; starting the next anyway");
+}
+
 pid_t hook_run(const char *what, const char *cmd, const struct hook_env *env,
                const struct dk_log *log)
 {
+    wait_previous(log);
     char **envp = make_envp(env);
     if (!envp) {
         dk_error(log, "hook", "%s: cannot start: out of memory", what);
@@ -116,13 +148,6 @@ void hook_reap(const struct dk_log *log)
 {
     int status;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-            dk_info(log, "hook", "pid %ld finished", (long)pid);
-        else if (WIFEXITED(status))
-            dk_warn(log, "hook", "pid %ld exited with status %d", (long)pid,
-                    WEXITSTATUS(status));
-        else if (WIFSIGNALED(status))
-            dk_warn(log, "hook", "pid %ld killed by signal %d", (long)pid, WTERMSIG(status));
-    }
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+        log_exit(log, pid, status);
 }

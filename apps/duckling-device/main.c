@@ -86,9 +86,18 @@ static bool parse_long(const char *s, long min, long max, long *out)
 }
 
 enum {
-    OPT_DATA = 256, OPT_DRIVER, OPT_LOG_LEVEL, OPT_FACTORY_RESET, OPT_ON_FACTORY,
-    OPT_ON_OPERATIONAL, OPT_GPIO_CHIP, OPT_LED_LINE, OPT_BUTTON_LINE, OPT_STATE_FILE,
-    OPT_BS_URI, OPT_HOLDOFF,
+    OPT_DATA = 256,
+    OPT_DRIVER,
+    OPT_LOG_LEVEL,
+    OPT_FACTORY_RESET,
+    OPT_ON_FACTORY,
+    OPT_ON_OPERATIONAL,
+    OPT_GPIO_CHIP,
+    OPT_LED_LINE,
+    OPT_BUTTON_LINE,
+    OPT_STATE_FILE,
+    OPT_BS_URI,
+    OPT_HOLDOFF,
 };
 
 /* Returns 0, or an exit status (-1: --help/--version printed). */
@@ -120,16 +129,28 @@ static int parse_options(int argc, char **argv, struct options *o)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":hV", opts, NULL)) != -1) {
         switch (c) {
-        case OPT_DATA: o->data = optarg; break;
-        case OPT_DRIVER: o->driver = optarg; break;
+        case OPT_DATA:
+            o->data = optarg;
+            break;
+        case OPT_DRIVER:
+            o->driver = optarg;
+            break;
         case OPT_LOG_LEVEL:
             if (dk_log_level_parse(optarg, &o->log_level) != 0)
                 return usage_error("--log-level", "must be error, warn, info or debug");
             break;
-        case OPT_FACTORY_RESET: o->factory_reset = true; break;
-        case OPT_ON_FACTORY: o->on_factory_mode = optarg; break;
-        case OPT_ON_OPERATIONAL: o->on_operational = optarg; break;
-        case OPT_GPIO_CHIP: o->gpio_chip = optarg; break;
+        case OPT_FACTORY_RESET:
+            o->factory_reset = true;
+            break;
+        case OPT_ON_FACTORY:
+            o->on_factory_mode = optarg;
+            break;
+        case OPT_ON_OPERATIONAL:
+            o->on_operational = optarg;
+            break;
+        case OPT_GPIO_CHIP:
+            o->gpio_chip = optarg;
+            break;
         case OPT_LED_LINE:
             if (!parse_long(optarg, 0, 65535, &v))
                 return usage_error("--led-line", "must be a line offset from 0 to 65535");
@@ -140,16 +161,26 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return usage_error("--button-line", "must be a line offset from 0 to 65535");
             o->button_line = (int)v;
             break;
-        case OPT_STATE_FILE: o->state_file = optarg; break;
-        case OPT_BS_URI: o->bs_uri = optarg; break;
+        case OPT_STATE_FILE:
+            o->state_file = optarg;
+            break;
+        case OPT_BS_URI:
+            o->bs_uri = optarg;
+            break;
         case OPT_HOLDOFF:
             if (!parse_long(optarg, 0, 86400000, &o->holdoff_ms))
                 return usage_error("--holdoff", "must be milliseconds from 0 to 86400000");
             break;
-        case 'h': fputs(usage_text, stdout); return -1;
-        case 'V': printf("%s %s\n", PROG, DK_VERSION); return -1;
-        case ':': return usage_error(argv[optind - 1], "needs a value");
-        default: return usage_error(argv[optind - 1], "unknown option");
+        case 'h':
+            fputs(usage_text, stdout);
+            return -1;
+        case 'V':
+            printf("%s %s\n", PROG, DK_VERSION);
+            return -1;
+        case ':':
+            return usage_error(argv[optind - 1], "needs a value");
+        default:
+            return usage_error(argv[optind - 1], "unknown option");
         }
     }
     if (optind < argc)
@@ -191,8 +222,10 @@ static int offline_factory_reset(const struct options *o)
         return 1;
     }
     if (o->log_level >= DK_LOG_INFO)
-        fprintf(stderr, "%s: factory reset: operational store and device key erased; "
-                        "factory.store kept\n", PROG);
+        fprintf(stderr,
+                "%s: factory reset: operational store and device key erased; "
+                "factory.store kept\n",
+                PROG);
     return 0;
 }
 

@@ -194,8 +194,8 @@ static void cb_event(void *user, const struct dk_client_event *ev)
         dk_info(&d->log, MOD, "registered with server %u at %s", ev->ssid, loc ? loc : "?");
         break;
     case DK_CLIENT_EV_REG_FAILED:
-        dk_warn(&d->log, MOD, "registration with server %u failed: %s; retry in %lld ms",
-                ev->ssid, dk_strerror(ev->reason), (long long)ev->delay_ms);
+        dk_warn(&d->log, MOD, "registration with server %u failed: %s; retry in %lld ms", ev->ssid,
+                dk_strerror(ev->reason), (long long)ev->delay_ms);
         break;
     case DK_CLIENT_EV_DEREGISTERED:
         if (ev->reason)
@@ -205,8 +205,8 @@ static void cb_event(void *user, const struct dk_client_event *ev)
             dk_info(&d->log, MOD, "de-registered from server %u", ev->ssid);
         break;
     case DK_CLIENT_EV_BOOTSTRAP_FAILED:
-        dk_warn(&d->log, MOD, "bootstrap failed: %s; retry in %lld ms",
-                dk_strerror(ev->reason), (long long)ev->delay_ms);
+        dk_warn(&d->log, MOD, "bootstrap failed: %s; retry in %lld ms", dk_strerror(ev->reason),
+                (long long)ev->delay_ms);
         break;
     case DK_CLIENT_EV_REBOOT:
         dk_info(&d->log, MOD, "reboot requested by a server: restarting");
@@ -253,6 +253,8 @@ static dk_time_t engine_timer(void *user, dk_time_t now)
     next = dk_time_min(next, d->button_at);
     if (d->stopping)
         next = dk_time_min(next, d->stop_deadline);
+    if (d->quit || d->reboot)
+        return now; /* the loop must not sleep: the main loop acts on it */
     return next;
 }
 
@@ -424,6 +426,19 @@ static int setup_client(struct device *d)
     c->driver.read_memory = drv_memory;
     c->driver.user = d;
     c->bs_holdoff_ms = d->opt.holdoff_ms;
+    /* CoAP sized for a device: bodies no larger than the engine's payload
+     * limit (the default, 64 KiB, would be most of the daemon's heap), a few
+     * peers and exchanges. */
+    dk_coap_config_init(&d->coap);
+    d->coap.max_body = c->max_payload;
+    d->coap.max_peers = 8;
+    d->coap.max_exchanges = 16;
+    d->coap.max_dedup = 32;
+    d->coap.max_observers = c->max_observations;
+    d->coap.max_tx_queue = 16;
+    d->coap.rng = &d->rng;
+    d->coap.log = &d->log;
+    c->coap = &d->coap;
     c->rng = &d->rng;
     c->log = &d->log;
     c->cbs.open_transport = cb_open_transport;
@@ -497,7 +512,10 @@ static int load_operational(struct device *d)
     dk_store_ops_free(&ops);
     if (rc) {
         report(path, "%s (erase it with '%s --data %s --factory-reset')",
-               why ? why : rc == DK_EIO ? strerror(errno) : dk_strerror(rc), PROG, d->opt.data);
+               why            ? why
+               : rc == DK_EIO ? strerror(errno)
+                              : dk_strerror(rc),
+               PROG, d->opt.data);
         return -1;
     }
     return 0;
@@ -578,7 +596,7 @@ int device_run(const struct options *o, char **argv)
             reboot(d); /* returns only when exec failed */
         if (d->reboot)
             goto out;
-        if (d->stopping && dk_clock_now() >= d->stop_deadline) {
+        if (!d->quit && d->stopping && dk_clock_now() >= d->stop_deadline) {
             dk_warn(&d->log, MOD, "de-registration did not finish in time: exiting");
             break;
         }

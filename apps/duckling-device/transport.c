@@ -178,8 +178,7 @@ static int setup_dtls(struct device *d, struct xport *x, const struct dk_client_
     x->keys = malloc(x->keys_len ? x->keys_len : 1);
     if (!x->keys)
         return DK_ENOMEM;
-    uint8_t *id = x->keys, *secret = id + sec->identity_len,
-            *srv = secret + sec->secret_len;
+    uint8_t *id = x->keys, *secret = id + sec->identity_len, *srv = secret + sec->secret_len;
     if (sec->identity_len)
         memcpy(id, sec->identity, sec->identity_len);
     if (sec->secret_len)
@@ -235,6 +234,13 @@ static int setup_dtls(struct device *d, struct xport *x, const struct dk_client_
 
 int xport_open(struct device *d, const struct dk_client_transport *t)
 {
+    /* Transports the engine closed go now, not after the next send: what it
+     * had for them went out already (it answers before it closes), and the
+     * Bootstrap Server's DTLS session (two 16 KiB record buffers) is not kept
+     * alongside the LwM2M Server's new one. */
+    for (size_t i = 0; i < XPORT_MAX; i++)
+        if (d->xp[i].id && d->xp[i].closing)
+            teardown(d, &d->xp[i], dk_clock_now());
     struct xport *x = NULL;
     for (size_t i = 0; i < XPORT_MAX && !x; i++)
         if (!d->xp[i].id)

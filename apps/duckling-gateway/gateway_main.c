@@ -32,24 +32,37 @@ static void usage(FILE *f)
            "  --data DIR            data directory (created 0700): gateway.db, admin.token\n"
            "  --listen ADDR         address to listen on (default 127.0.0.1; \"::\" for all)\n"
            "  --http-port N         REST API and web UI port (default 8080; 0: any free port)\n"
-           "  --www DIR             serve the web UI from DIR (default: a placeholder page)\n"
+           "  --www DIR             serve the web UI from DIR (default: ../share/duckling/web\n"
+           "                        next to the program, else the source tree's web/ folder;\n"
+           "                        \"none\": a placeholder page)\n"
+           "  --map-tiles URL       map tile URL template for the web UI's map, e.g.\n"
+           "                        https://tile.example.org/{z}/{x}/{y}.png (default: none,\n"
+           "                        the map plots coordinates without tiles)\n"
            "  --approval POLICY     manual (default): the user approves each device;\n"
            "                        auto: scanning the label is the approval\n"
            "  --pending-ttl S       seconds a bootstrap request waits for approval (default 600)\n"
            "  --op-timeout S        seconds an API call waits for a device (default 30)\n"
-           "  --bs-port N           Bootstrap Server port (default 5784)\n"
-           "  --server-port N       LwM2M Server port (default 5684)\n"
+           "  --bs-port N           Bootstrap Server port, coaps (default 5784; 0: any free)\n"
+           "  --server-port N       LwM2M Server port, coaps (default 5684; 0: any free)\n"
            "  --no-bootstrap        do not run the Bootstrap Server\n"
            "  --no-server           do not run the LwM2M Server\n"
-           "  --nosec               also open the plain CoAP ports (5783, 5683)\n"
+           "  --nosec               also open the plain CoAP ports for devices with\n"
+           "                        credential type 00 (no security)\n"
+           "  --bs-nosec-port N     plain Bootstrap Server port (default 5783; 0: any free)\n"
+           "  --server-nosec-port N plain LwM2M Server port (default 5683; 0: any free)\n"
+           "  --advertise HOST      address devices reach the gateway at, written in the\n"
+           "                        Server URI by bootstrap (default: the --listen address)\n"
+           "  --server-uri URI      LwM2M Server URI written by bootstrap instead of ours\n"
            "  --home-ssid S         home network written to WIFI devices (object 12)\n"
            "  --home-psk P          its WPA2 passphrase\n"
            "  --log-level L         error, warn, info (default), debug\n"
            "  -h, --help            show this help\n"
            "  -V, --version         show the version\n"
            "\n"
-           "Not available yet in this build: the Bootstrap Server and the LwM2M Server\n"
-           "(their options are accepted and reported); device operations answer 503.\n"
+           "Files in DIR: gateway.db (SQLite, 0600), admin.token (0600), ca.key (0600) and\n"
+           "ca.crt (the gateway CA, made at first start), ports (the bound ports).\n"
+           "On stdout: the admin token when it is created, then one line per listening\n"
+           "socket (\"listening on http://...\", \"bootstrap server listening on coaps://...\").\n"
            "\n"
            "Exit status: 0 on a clean shutdown (SIGTERM, SIGINT), 1 on failure, 2 on bad usage.\n");
 }
@@ -91,6 +104,7 @@ enum {
     OPT_BS_PORT,
     OPT_SERVER_PORT,
     OPT_WWW,
+    OPT_MAP_TILES,
     OPT_APPROVAL,
     OPT_PENDING_TTL,
     OPT_OP_TIMEOUT,
@@ -100,6 +114,10 @@ enum {
     OPT_HOME_SSID,
     OPT_HOME_PSK,
     OPT_LOG_LEVEL,
+    OPT_BS_NOSEC_PORT,
+    OPT_SERVER_NOSEC_PORT,
+    OPT_ADVERTISE,
+    OPT_SERVER_URI,
 };
 
 /* Returns -1 to go on, or an exit status. */
@@ -112,6 +130,7 @@ static int parse_options(int argc, char **argv, struct gw_options *o)
         {"bs-port", required_argument, NULL, OPT_BS_PORT},
         {"server-port", required_argument, NULL, OPT_SERVER_PORT},
         {"www", required_argument, NULL, OPT_WWW},
+        {"map-tiles", required_argument, NULL, OPT_MAP_TILES},
         {"approval", required_argument, NULL, OPT_APPROVAL},
         {"pending-ttl", required_argument, NULL, OPT_PENDING_TTL},
         {"op-timeout", required_argument, NULL, OPT_OP_TIMEOUT},
@@ -121,6 +140,10 @@ static int parse_options(int argc, char **argv, struct gw_options *o)
         {"home-ssid", required_argument, NULL, OPT_HOME_SSID},
         {"home-psk", required_argument, NULL, OPT_HOME_PSK},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"bs-nosec-port", required_argument, NULL, OPT_BS_NOSEC_PORT},
+        {"server-nosec-port", required_argument, NULL, OPT_SERVER_NOSEC_PORT},
+        {"advertise", required_argument, NULL, OPT_ADVERTISE},
+        {"server-uri", required_argument, NULL, OPT_SERVER_URI},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -130,6 +153,8 @@ static int parse_options(int argc, char **argv, struct gw_options *o)
         .http_port = 8080,
         .bs_port = 5784,
         .server_port = 5684,
+        .bs_port_nosec = 5783,
+        .server_port_nosec = 5683,
         .approval = DK_GW_APPROVAL_MANUAL,
         .pending_ttl = 600,
         .op_timeout = 30,
@@ -150,15 +175,38 @@ static int parse_options(int argc, char **argv, struct gw_options *o)
                 return usage_error("--http-port: '%s' is not a port number (0-65535)", optarg);
             break;
         case OPT_BS_PORT:
-            if (!parse_u16(optarg, false, &o->bs_port))
-                return usage_error("--bs-port: '%s' is not a port number (1-65535)", optarg);
+            if (!parse_u16(optarg, true, &o->bs_port))
+                return usage_error("--bs-port: '%s' is not a port number (0-65535)", optarg);
             break;
         case OPT_SERVER_PORT:
-            if (!parse_u16(optarg, false, &o->server_port))
-                return usage_error("--server-port: '%s' is not a port number (1-65535)", optarg);
+            if (!parse_u16(optarg, true, &o->server_port))
+                return usage_error("--server-port: '%s' is not a port number (0-65535)", optarg);
+            break;
+        case OPT_BS_NOSEC_PORT:
+            if (!parse_u16(optarg, true, &o->bs_port_nosec))
+                return usage_error("--bs-nosec-port: '%s' is not a port number (0-65535)", optarg);
+            break;
+        case OPT_SERVER_NOSEC_PORT:
+            if (!parse_u16(optarg, true, &o->server_port_nosec))
+                return usage_error("--server-nosec-port: '%s' is not a port number (0-65535)",
+                                   optarg);
+            break;
+        case OPT_ADVERTISE:
+            if (!*optarg || strlen(optarg) > 200 || strpbrk(optarg, "/[]@ "))
+                return usage_error("--advertise: '%s' is not a host name or address", optarg);
+            o->advertise = optarg;
+            break;
+        case OPT_SERVER_URI:
+            if ((strncmp(optarg, "coap://", 7) != 0 && strncmp(optarg, "coaps://", 8) != 0) ||
+                strlen(optarg) > 255)
+                return usage_error("--server-uri: '%s' is not a coap:// or coaps:// URI", optarg);
+            o->server_uri = optarg;
             break;
         case OPT_WWW:
             o->www_dir = optarg;
+            break;
+        case OPT_MAP_TILES:
+            o->map_tiles = optarg;
             break;
         case OPT_APPROVAL:
             if (strcmp(optarg, "manual") == 0)
@@ -223,6 +271,40 @@ static int parse_options(int argc, char **argv, struct gw_options *o)
     return -1;
 }
 
+static bool has_index(const char *dir)
+{
+    char path[4096];
+    struct stat st;
+    int n = snprintf(path, sizeof path, "%s/index.html", dir);
+    return n > 0 && (size_t)n < sizeof path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The web UI folder: --www DIR; else share/duckling/web installed next to
+ * the program's bin/; else the source tree's web/ (baked in at build time,
+ * for running from the build tree); else none (the built-in placeholder). */
+static const char *find_web_dir(const char *given, char *buf, size_t cap)
+{
+    if (given)
+        return strcmp(given, "none") == 0 ? NULL : given;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            int w = snprintf(buf, cap, "%s/../share/duckling/web", exe);
+            if (w > 0 && (size_t)w < cap && has_index(buf))
+                return buf;
+        }
+    }
+#ifdef DK_WEB_DIR
+    if (has_index(DK_WEB_DIR))
+        return DK_WEB_DIR;
+#endif
+    return NULL;
+}
+
 /* The data directory holds keys: create it 0700, refuse a non-directory. */
 static int prepare_data_dir(const char *dir)
 {
@@ -284,15 +366,11 @@ static void report_engines(const struct gw_options *o, const struct dk_gw_config
     if (o->no_server)
         fprintf(stderr, PROG ": lwm2m server: off (--no-server)\n");
     else if (!cfg->dev_ops)
-        fprintf(stderr,
-                PROG ": lwm2m server: not available yet in this build; port %u not opened, "
-                     "device operations answer 503\n",
-                (unsigned)o->server_port);
-    if (o->nosec && (!cfg->bs_ops || !cfg->dev_ops))
-        fprintf(stderr, PROG ": --nosec: no plain CoAP ports opened (engines not available)\n");
+        fprintf(stderr, PROG ": lwm2m server: %s; device operations answer 503\n",
+                cfg->server_status ? cfg->server_status : "not available yet in this build");
     if (o->home_ssid && !cfg->bs_ops)
         fprintf(stderr, PROG ": --home-ssid: kept for the Bootstrap Server, which is not "
-                             "available yet\n");
+                             "running\n");
 }
 
 int gw_main(int argc, char **argv, const struct gw_engines *engines)
@@ -318,7 +396,7 @@ int gw_main(int argc, char **argv, const struct gw_engines *engines)
     struct dk_gw gw;
     char token[DK_GW_TOKEN_HEX + 1];
     bool created = false;
-    bool engines_started = false;
+    bool engines_prepared = false;
     dk_rng_init(&rng);
     dk_gwdb_init(&db);
     dk_loop_init(&loop);
@@ -336,6 +414,8 @@ int gw_main(int argc, char **argv, const struct gw_engines *engines)
         goto out;
     }
     char dbpath[4096];
+    char webbuf[4096];
+    const char *web_dir = find_web_dir(opt.www_dir, webbuf, sizeof webbuf);
     snprintf(dbpath, sizeof dbpath, "%s/gateway.db", opt.data_dir);
     err = dk_gwdb_open(&db, dbpath, &log);
     if (err) {
@@ -348,7 +428,9 @@ int gw_main(int argc, char **argv, const struct gw_engines *engines)
         .token = token,
         .listen = opt.listen,
         .port = opt.http_port,
-        .www_dir = opt.www_dir,
+        .www_dir = web_dir,
+        .map_tiles = opt.map_tiles,
+        .rng = &rng,
         .op_timeout_ms = opt.op_timeout * 1000,
         .approval = opt.approval,
         .pending_ttl = opt.pending_ttl,
@@ -358,6 +440,7 @@ int gw_main(int argc, char **argv, const struct gw_engines *engines)
         .server_status = opt.no_server ? "off (--no-server)" : "not available yet in this build",
     };
     if (engines && engines->prepare) {
+        engines_prepared = true;
         err = engines->prepare(engines->self, &opt, &cfg);
         if (err) {
             fprintf(stderr, PROG ": %s engines: %s\n", engines->name, dk_strerror(err));
@@ -367,7 +450,8 @@ int gw_main(int argc, char **argv, const struct gw_engines *engines)
     err = dk_gw_setup(&gw, &cfg);
     if (err) {
         fprintf(stderr, PROG ": HTTP on %s port %u: %s\n", opt.listen, (unsigned)opt.http_port,
-                err == DK_EINVAL ? "bad listen address" : "cannot listen (port in use?)");
+                err == DK_EINVAL ? "bad listen address or --map-tiles URL"
+                                 : "cannot listen (port in use?)");
         goto out;
     }
     struct run_ctx run = {&loop, 0};
@@ -385,7 +469,6 @@ int gw_main(int argc, char **argv, const struct gw_engines *engines)
             fprintf(stderr, PROG ": %s engines: %s\n", engines->name, dk_strerror(err));
             goto out;
         }
-        engines_started = true;
     }
 
     if (created) {
@@ -394,6 +477,7 @@ int gw_main(int argc, char **argv, const struct gw_engines *engines)
                token);
     }
     report_engines(&opt, &cfg);
+    fprintf(stderr, PROG ": web UI: %s\n", web_dir ? web_dir : "none found (placeholder page)");
     const char *host = opt.listen;
     bool v6 = strchr(host, ':') != NULL;
     printf("listening on http://%s%s%s:%u/\n", v6 ? "[" : "", host, v6 ? "]" : "",
@@ -411,7 +495,7 @@ int gw_main(int argc, char **argv, const struct gw_engines *engines)
     fprintf(stderr, PROG ": stopping (%s)\n", run.signal == SIGINT ? "SIGINT" : "SIGTERM");
     status = 0;
 out:
-    if (engines_started && engines->stop)
+    if (engines_prepared && engines->stop)
         engines->stop(engines->self);
     dk_gw_free(&gw);
     dk_loop_free(&loop);

@@ -13,9 +13,14 @@ struct gw_options {
     const char *data_dir;
     const char *listen;
     uint16_t http_port;
-    uint16_t bs_port;
-    uint16_t server_port;
-    const char *www_dir;
+    uint16_t bs_port;           /* 0: any free port */
+    uint16_t server_port;       /* 0: any free port */
+    uint16_t bs_port_nosec;     /* --nosec: 5783 */
+    uint16_t server_port_nosec; /* --nosec: 5683 */
+    const char *advertise;      /* host devices reach us at; NULL: from --listen */
+    const char *server_uri;     /* LwM2M Server URI written by bootstrap; NULL: ours */
+    const char *www_dir;        /* NULL: look for the installed or source web/ */
+    const char *map_tiles;      /* tile URL template for the web UI's map, or NULL */
     enum dk_gw_approval approval;
     int64_t pending_ttl; /* seconds */
     int64_t op_timeout;  /* seconds */
@@ -37,7 +42,8 @@ struct gw_engines {
     /* Once the gateway runs: the engines may call dk_gw_*() and add their
      * sockets and timers to loop. */
     int (*start)(void *self, struct dk_gw *gw, struct dk_loop *loop);
-    /* Before the gateway is freed. */
+    /* Before the gateway is freed; also after a failed prepare() or start(),
+     * so it must cope with a partial set-up. */
     void (*stop)(void *self);
 };
 

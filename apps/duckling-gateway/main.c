@@ -1,11 +1,8 @@
-/* duckling-gateway — LwM2M Bootstrap Server + LwM2M Server + REST API.
- * The protocol engines are not part of this build yet: the REST API, the
- * database and the event stream run on their own. */
-#include "gateway_main.h"
-
-#include <stddef.h>
+/* duckling-gateway — LwM2M Bootstrap Server + LwM2M Server + REST API in
+ * one process (issue 6). The engines' wiring is in engines.c. */
+#include "engines.h"
 
 int main(int argc, char **argv)
 {
-    return gw_main(argc, argv, NULL);
+    return gw_main(argc, argv, gw_real_engines());
 }

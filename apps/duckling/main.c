@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <spawn.h>
@@ -368,6 +369,8 @@ static int decode_qr(struct ctx *c, const char *png, char *out, size_t cap)
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     posix_spawn_file_actions_addclose(&fa, fds[1]);
+    /* zbarimg's libraries chatter on stderr (D-Bus); its exit status tells failure. */
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     char *argv[] = {"zbarimg", "--raw", "-q", "--", (char *)png, NULL};
     pid_t pid;
     int rc = posix_spawnp(&pid, "zbarimg", &fa, NULL, argv, environ);
@@ -837,7 +840,8 @@ static int parse_count(int argc, char **argv, const char *cmd, long *count, long
                                          {0, 0, 0, 0}};
     int o;
     optind = 0; /* glibc: restart scanning from argv[1] */
-    while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    /* Options may come before or after EP and PATH. */
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end = NULL;
         long v = optarg ? strtol(optarg, &end, 10) : 0;
         if ((o != 'c' && o != 'l') || (o == 'c' && !count) || (o == 'l' && !limit) || !end ||

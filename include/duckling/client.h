@@ -42,7 +42,8 @@
  *
  * Callbacks (struct dk_client_callbacks) are called only from inside
  * dk_client_start(), _recv(), _tick(), _transport_up(), _transport_down(),
- * _stop(), _factory_reset(), _bootstrap() and _changed(). A callback may call
+ * _stop(), _factory_reset(), _bootstrap(), _changed(), _set_value() and
+ * _create_instance(). A callback may call
  * dk_client_transport_up(), dk_client_transport_down(), dk_client_state() and
  * the getters; the engine then acts on a transport change at its next
  * dk_client_tick() (its deadline becomes `now`). It must not call
@@ -193,11 +194,11 @@ enum dk_client_server_kind {
  * only during the callback: copy what you keep (secret bytes: wipe them
  * after use). */
 struct dk_client_transport {
-    uint32_t id;                      /* nonzero, never reused by this client */
+    uint32_t id; /* nonzero, never reused by this client */
     enum dk_client_server_kind kind;
-    uint16_t ssid;                    /* Short Server ID; 0 for the Bootstrap Server */
-    uint16_t security_iid;            /* the /0 instance this comes from */
-    const char *uri;                  /* NUL-terminated "coaps://host:port" */
+    uint16_t ssid;         /* Short Server ID; 0 for the Bootstrap Server */
+    uint16_t security_iid; /* the /0 instance this comes from */
+    const char *uri;       /* NUL-terminated "coaps://host:port" */
     struct dk_client_security sec;
 };
 
@@ -268,7 +269,9 @@ enum dk_client_event_type {
     /* Registration or update with ev->ssid failed (ev->reason: DK_ETIMEDOUT,
      * DK_EPERM (4.xx), DK_ECLOSED (transport), ...); the engine retries. */
     DK_CLIENT_EV_REG_FAILED = 5,
-    /* De-registered from ev->ssid (or gave up de-registering: ev->reason). */
+    /* De-registered from ev->ssid (or gave up de-registering: ev->reason).
+     * After Execute /1/x/4 (Disable) ev->delay_ms says when the client
+     * registers again. */
     DK_CLIENT_EV_DEREGISTERED = 6,
     /* A bootstrap attempt failed (ev->reason); next attempt in ev->delay_ms. */
     DK_CLIENT_EV_BOOTSTRAP_FAILED = 7,
@@ -287,11 +290,11 @@ enum dk_client_event_type {
 
 struct dk_client_event {
     enum dk_client_event_type type;
-    enum dk_client_state state;  /* the client's state now */
-    uint16_t ssid;               /* REGISTERED, REG_FAILED, DEREGISTERED */
-    int reason;                  /* 0 or a negative DK_E* */
-    dk_time_t delay_ms;          /* BOOTSTRAP_FAILED, REG_FAILED: until the retry */
-    struct dk_lwm2m_path path;   /* CHANGED */
+    enum dk_client_state state; /* the client's state now */
+    uint16_t ssid;              /* REGISTERED, REG_FAILED, DEREGISTERED */
+    int reason;                 /* 0 or a negative DK_E* */
+    dk_time_t delay_ms;         /* BOOTSTRAP_FAILED, REG_FAILED, DEREGISTERED: until the retry */
+    struct dk_lwm2m_path path;  /* CHANGED */
 };
 
 /* ---- Callbacks ----------------------------------------------------------------- */
@@ -324,8 +327,8 @@ struct dk_client_callbacks {
 /* ---- Configuration ------------------------------------------------------------- */
 
 struct dk_client_config {
-    const char *endpoint;   /* required: endpoint name (ep=), borrowed */
-    const char *binding;    /* "U" (default when NULL) */
+    const char *endpoint;      /* required: endpoint name (ep=), borrowed */
+    const char *binding;       /* "U" (default when NULL) */
     const char *lwm2m_version; /* "1.1" (default when NULL) */
 
     /* The Bootstrap-Server account from the factory store. uri NULL: no
@@ -337,26 +340,26 @@ struct dk_client_config {
 
     struct dk_client_device_info device;
     struct dk_client_driver driver;
-    bool wlan;                 /* include WLAN connectivity (12): true */
-    uint16_t wlan_instances;   /* at most this many /12 instances: 4 */
+    bool wlan;               /* include WLAN connectivity (12): true */
+    uint16_t wlan_instances; /* at most this many /12 instances: 4 */
 
     /* Bootstrap. */
-    dk_time_t bs_holdoff_ms;      /* wait before the first Bootstrap-Request: 0 */
-    dk_time_t bs_backoff_min_ms;  /* first retry delay: 1000 */
-    dk_time_t bs_backoff_max_ms;  /* cap: 60000 */
-    dk_time_t bs_timeout_ms;      /* no Finish this long after the last bootstrap message: 60000 */
-    int bs_pct;                   /* preferred content format for Bootstrap-Request (pct=), -1: none (default) */
+    dk_time_t bs_holdoff_ms;     /* wait before the first Bootstrap-Request: 0 */
+    dk_time_t bs_backoff_min_ms; /* first retry delay: 1000 */
+    dk_time_t bs_backoff_max_ms; /* cap: 60000 */
+    dk_time_t bs_timeout_ms;     /* no Finish this long after the last bootstrap message: 60000 */
+    int bs_pct; /* preferred content format for Bootstrap-Request (pct=), -1: none (default) */
 
     /* Registration. */
-    uint32_t lifetime_s;          /* when /1/x/1 is absent: 86400 */
-    uint32_t update_fraction_pm;  /* update when this per mille of the lifetime passed: 500 */
-    unsigned reg_retries;         /* failures before bootstrap-on-failure: 5 (/1/x/17) */
-    dk_time_t reg_retry_ms;       /* first retry delay, doubling: 60000 (/1/x/18 s) */
+    uint32_t lifetime_s;             /* when /1/x/1 is absent: 86400 */
+    uint32_t update_fraction_pm;     /* update when this per mille of the lifetime passed: 500 */
+    unsigned reg_retries;            /* failures before bootstrap-on-failure: 5 (/1/x/17) */
+    dk_time_t reg_retry_ms;          /* first retry delay, doubling: 60000 (/1/x/18 s) */
     dk_time_t reg_sequence_delay_ms; /* between retry sequences: 86400000 (/1/x/19 s) */
-    dk_time_t dereg_timeout_ms;   /* stop/factory reset waits this long for de-register: 10000 */
+    dk_time_t dereg_timeout_ms;      /* stop/factory reset waits this long for de-register: 10000 */
 
     /* Information reporting. */
-    dk_time_t sample_ms;          /* re-read observed hook values: 1000 (0: never) */
+    dk_time_t sample_ms; /* re-read observed hook values: 1000 (0: never) */
 
     /* Requests from a peer that is no open transport. false (default): they
      * are dropped (dk_client_recv() returns DK_ENOTFOUND). true: they are
@@ -367,11 +370,11 @@ struct dk_client_config {
     bool serve_any_peer;
 
     /* Limits. */
-    size_t max_observations;      /* 16 */
-    size_t max_attrs;             /* stored Write-Attributes entries: 64 */
-    size_t max_instances;         /* object instances in all: 128 */
-    size_t max_value_len;         /* longest string/opaque value stored: 4096 */
-    size_t max_payload;           /* largest payload encoded or accepted: 4096 */
+    size_t max_observations; /* 16 */
+    size_t max_attrs;        /* stored Write-Attributes entries: 64 */
+    size_t max_instances;    /* object instances in all: 128 */
+    size_t max_value_len;    /* longest string/opaque value stored: 4096 */
+    size_t max_payload;      /* largest payload encoded or accepted: 4096 */
 
     /* The CoAP endpoint's configuration; NULL: dk_coap_config_init()
      * defaults with rng, alloc and log from here. Must outlive the client. */
@@ -402,8 +405,13 @@ struct dk_client_object_ops {
                 struct dk_lwm2m_value *out, dk_time_t now);
     /* A server writes resource (instance) p with v, already validated and
      * converted to the definition's type. Called before the value is stored;
-     * return 0 to store it, DK_EINVAL to refuse (4.00), DK_EPERM (4.05), or
-     * another DK_E* (5.00). Bootstrap-Write calls it too. May be NULL. */
+     * return 0 to store it, 1 to accept it without storing it (the hook
+     * keeps it and serves it through read), DK_EINVAL to refuse (4.00),
+     * DK_EPERM (4.05), or another DK_E* (5.00). Bootstrap-Write calls it
+     * too. A refusal in the middle of a multi-resource Write leaves the
+     * records before it applied: refuse bad values in the hook of the first
+     * pass only if you can (built-in objects validate before applying). May
+     * be NULL. */
     int (*write)(struct dk_client *c, void *user, const struct dk_lwm2m_path *p,
                  const struct dk_lwm2m_value *v, dk_time_t now);
     /* Execute on resource p with the argument bytes. Return 0 (2.04),
@@ -497,8 +505,8 @@ int dk_client_bootstrap(struct dk_client *c, dk_time_t now);
  * already decrypted for coaps://. Not kept after the call. Returns 0 or a
  * non-fatal note: DK_ENOTFOUND (no open transport has this address;
  * dropped), or what dk_coap_ep_recv() returns. */
-int dk_client_recv(struct dk_client *c, const struct dk_addr *peer, const uint8_t *data,
-                   size_t len, dk_time_t now);
+int dk_client_recv(struct dk_client *c, const struct dk_addr *peer, const uint8_t *data, size_t len,
+                   dk_time_t now);
 /* Timers: retransmissions, back-off, updates, notifications, sampling. */
 void dk_client_tick(struct dk_client *c, dk_time_t now);
 /* The next datagram to send into buf (cap >= the CoAP config's max_message

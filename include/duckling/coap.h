@@ -222,6 +222,7 @@ struct dk_coap_result {
     bool notification;    /* a notification after the registration response */
     bool observing;       /* the observation stands: more notifications will follow */
     uint32_t observe_seq; /* Observe value of this (first block of the) notification */
+    dk_time_t now;        /* the `now` of the engine call this result comes from */
 };
 
 typedef void dk_coap_response_fn(struct dk_coap_ep *ep, void *user, uint32_t id,

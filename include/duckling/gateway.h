@@ -113,11 +113,18 @@ enum dk_gw_approval {
 #define DK_GW_TOKEN_HEX 64 /* 256-bit admin token as lowercase hex */
 
 struct dk_gw_config {
-    struct dk_gwdb *db;       /* required; open; outlives the gateway */
-    const char *token;        /* required: the admin token (hex), copied */
-    const char *listen;       /* IP to bind; NULL: "127.0.0.1"; "::" is dual stack */
-    uint16_t port;            /* 0: a free port (see dk_gw_port()) */
-    const char *www_dir;      /* web UI folder served from "/"; NULL: built-in page */
+    struct dk_gwdb *db;  /* required; open; outlives the gateway */
+    const char *token;   /* required: the admin token (hex), copied */
+    const char *listen;  /* IP to bind; NULL: "127.0.0.1"; "::" is dual stack */
+    uint16_t port;       /* 0: a free port (see dk_gw_port()) */
+    const char *www_dir; /* web UI folder served from "/"; NULL: built-in page */
+    /* Map tile URL template for the web UI ("https://{s}.tile.example/{z}/{x}/{y}.png");
+     * NULL: none (the UI plots coordinates without tiles). Its origin is added
+     * to the pages' Content-Security-Policy img-src. */
+    const char *map_tiles;
+    /* Randomness for event stream tickets (POST /api/events/ticket); NULL:
+     * no tickets (503). Outlives the gateway; used on the loop thread only. */
+    struct dk_rng *rng;
     size_t max_body;          /* request body limit in bytes; 0: 16 KiB */
     unsigned max_connections; /* 0: 64 */
     dk_time_t op_timeout_ms;  /* device operations; 0: 30 s */
@@ -142,8 +149,23 @@ struct dk_gw_config {
 
 /* ---- The gateway ----------------------------------------------------------- */
 
+/* One-time event stream tickets: EventSource cannot send an Authorization
+ * header, so a client trades its bearer token for a ticket (POST
+ * /api/events/ticket) and opens GET /api/events?ticket=T within
+ * DK_GW_TICKET_TTL_MS. Each ticket works once. */
+#define DK_GW_TICKETS 16
+#define DK_GW_TICKET_HEX 32 /* 128 bits */
+#define DK_GW_TICKET_TTL_MS 30000
+
+struct dk_gw_ticket {
+    char hex[DK_GW_TICKET_HEX + 1]; /* "" when the slot is free */
+    dk_time_t expires;              /* monotonic ms */
+};
+
 struct dk_gw {
     struct dk_gw_config cfg;
+    struct dk_gw_ticket tickets[DK_GW_TICKETS];
+    char csp[768]; /* Content-Security-Policy of HTML pages */
     char token[DK_GW_TOKEN_HEX + 1];
     struct MHD_Daemon *mhd;
     int epoll_fd;
@@ -165,7 +187,8 @@ void dk_gw_init(struct dk_gw *gw);
 /* Starts the HTTP server on cfg->listen:cfg->port (MHD in external mode with
  * epoll, suspend/resume allowed). Nothing runs until dk_gw_attach().
  * cfg and what it points to must outlive gw (the token is copied).
- * Errors: DK_EINVAL (missing db/token, bad listen address), DK_EIO (bind
+ * Errors: DK_EINVAL (missing db/token, bad listen address, a map_tiles URL
+ * that is not http(s)://host[:port]/... or has quotes, spaces, ';' or ','), DK_EIO (bind
  * failed: port in use), DK_ENOMEM. */
 int dk_gw_setup(struct dk_gw *gw, const struct dk_gw_config *cfg);
 /* Adds the gateway's fd and timer to loop (which must outlive gw; the loop
@@ -263,6 +286,7 @@ enum dk_gw_cmd_kind {
     DK_GW_CMD_AUDIT,         /* GET /api/audit[?limit=N&before=ID&endpoint=EP] */
     DK_GW_CMD_EVENTS,        /* GET /api/events */
     DK_GW_CMD_STATIC,        /* GET|HEAD anything outside /api */
+    DK_GW_CMD_EVENTS_TICKET, /* POST /api/events/ticket */
 };
 
 #define DK_GW_ARGS_MAX 255

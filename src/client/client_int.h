@@ -18,59 +18,72 @@
 
 /* ---- Data: objects, instances, values ------------------------------------------- */
 
-/* One stored resource (instance) value. Bytes live in data[]. */
-struct cl_value {
-    struct cl_value *next; /* sorted by (rid, riid); riid NONE_ID sorts after instances */
-    uint16_t rid, riid;    /* riid NONE_ID: single-instance resource */
-    bool persist;          /* written by a server: part of the persistent state */
-    struct dk_lwm2m_value v;
-    size_t cap;
+/* One stored resource (instance) value, kept small (24 bytes + bytes):
+ * strings, opaque and core links live in data[] with their length in u.n. */
+struct dk_cl_value {
+    struct dk_cl_value *next; /* sorted by (rid, riid); riid NONE_ID sorts after instances */
+    uint16_t rid, riid;       /* riid NONE_ID: single-instance resource */
+    uint8_t type;             /* enum dk_lwm2m_type */
+    bool persist;             /* written by a server: part of the persistent state */
+    union {
+        int64_t i;
+        uint64_t u;
+        double f;
+        bool b;
+        struct dk_lwm2m_objlnk lnk;
+        size_t n;
+    } u;
     uint8_t data[];
 };
 
-struct cl_inst {
-    struct cl_inst *next; /* sorted by iid */
+/* The value as the lwm2m layer sees it (bytes point into the node). */
+struct dk_lwm2m_value dk_cl_val_get(const struct dk_cl_value *v);
+/* Bytes of a stored value (0 for numbers). */
+size_t dk_cl_val_len(const struct dk_cl_value *v);
+
+struct dk_cl_inst {
+    struct dk_cl_inst *next; /* sorted by iid */
     uint16_t iid;
     bool persist; /* created by a server or loaded: a record even when empty */
-    struct cl_value *vals;
+    struct dk_cl_value *vals;
 };
 
-struct cl_obj;
+struct dk_cl_obj;
 /* Internal extension of an object's behaviour (built-in objects). */
-struct cl_obj_int {
+struct dk_cl_obj_int {
     /* Checks a value before anything of a Write is applied. 0 or DK_EINVAL. */
     int (*validate)(struct dk_client *c, const struct dk_lwm2m_path *p,
                     const struct dk_lwm2m_value *v);
     /* Re-creates the built-in instances and their default values (setup and
      * factory reset). */
-    int (*init)(struct dk_client *c, struct cl_obj *o, dk_time_t now);
+    int (*init)(struct dk_client *c, struct dk_cl_obj *o, dk_time_t now);
     /* Whether an executable resource is supported (Discover lists it). */
     bool (*can_execute)(struct dk_client *c, uint16_t rid);
     bool sampled; /* values change on their own: sample observations */
 };
 
-struct cl_obj {
-    struct cl_obj *next; /* sorted by oid */
+struct dk_cl_obj {
+    struct dk_cl_obj *next; /* sorted by oid */
     const struct dk_lwm2m_object_def *def;
     const struct dk_client_object_ops *ops;
     void *user;
     unsigned flags;
-    const struct cl_obj_int *in; /* built-in objects; NULL for program objects */
+    const struct dk_cl_obj_int *in; /* built-in objects; NULL for program objects */
     bool builtin;
-    struct cl_inst *insts;
+    struct dk_cl_inst *insts;
 };
 
 /* ---- Attributes and observations ---------------------------------------------------- */
 
-struct cl_attr {
-    struct cl_attr *next;
+struct dk_cl_attr {
+    struct dk_cl_attr *next;
     uint16_t ssid;
     struct dk_lwm2m_path path;
     struct dk_lwm2m_attrs a; /* only the notify attributes; rt unused */
 };
 
-struct cl_obs {
-    struct cl_obs *next;
+struct dk_cl_obs {
+    struct dk_cl_obs *next;
     uint32_t id; /* CoAP observe id */
     uint16_t ssid;
     struct dk_lwm2m_path path;
@@ -99,7 +112,7 @@ enum link_state {
     LINK_UP,
 };
 
-struct cl_link {
+struct dk_cl_link {
     enum link_state st;
     uint32_t id;
     struct dk_addr peer;
@@ -118,38 +131,40 @@ enum bs_state {
 
 enum reg_state {
     REG_OFF = 0,
-    REG_WAIT,     /* timer: (open and) register */
+    REG_WAIT, /* timer: (open and) register */
     REG_OPENING,
     REG_REGISTERING,
-    REG_OK,       /* registered; timer: update */
+    REG_OK, /* registered; timer: update */
     REG_UPDATING,
-    REG_DEREG,    /* De-register in flight */
-    REG_DONE,     /* de-registered / given up; link closing */
+    REG_DEREG, /* De-register in flight */
+    REG_DONE,  /* de-registered / given up; link closing */
 };
 
-struct cl_server {
-    struct cl_server *next;
+struct dk_cl_server {
+    struct dk_cl_server *next;
     uint16_t ssid, sec_iid, srv_iid;
-    struct cl_link link;
+    struct dk_cl_link link;
     enum reg_state st;
     uint32_t xid;
     dk_time_t timer;
     dk_time_t dereg_deadline;
     unsigned failures;
-    uint32_t lifetime_s;     /* as last registered */
+    uint32_t lifetime_s; /* as last registered */
     char binding[8];
     bool upd_objects, upd_lifetime, upd_binding;
     bool registered_once;
+    bool disabling; /* Execute /1/x/4: de-register, then wait disable_ms */
+    dk_time_t disable_ms;
     char location[LOCATION_MAX];
 };
 
-struct cl_bs {
+struct dk_cl_bs {
     enum bs_state st;
-    struct cl_link link;
+    struct dk_cl_link link;
     uint16_t sec_iid;
     uint32_t xid;
-    dk_time_t timer;    /* BS_WAIT: next attempt; BS_PROVISION: timeout */
-    dk_time_t backoff;  /* next back-off delay */
+    dk_time_t timer;   /* BS_WAIT: next attempt; BS_PROVISION: timeout */
+    dk_time_t backoff; /* next back-off delay */
     unsigned attempts;
 };
 
@@ -165,18 +180,18 @@ struct dk_client_impl {
     const struct dk_client_config *cfg;
     const char *binding, *version; /* cfg's or the defaults */
     const struct dk_alloc *alloc;
-    dk_time_t now; /* latest time the program gave */
+    dk_time_t now;                  /* latest time the program gave */
     struct dk_coap_config coap_cfg; /* when cfg->coap is NULL */
     const struct dk_coap_config *ccfg;
     struct dk_coap_ep ep;
     size_t heap;
 
-    struct cl_obj *objs;
+    struct dk_cl_obj *objs;
     size_t ninst;
 
-    struct cl_attr *attrs;
+    struct dk_cl_attr *attrs;
     size_t nattrs;
-    struct cl_obs *obs;
+    struct dk_cl_obs *obs;
     size_t nobs;
     unsigned obs_gen;
 
@@ -185,8 +200,8 @@ struct dk_client_impl {
     size_t nacls;
     bool acl_dirty;
 
-    struct cl_bs bs;
-    struct cl_server *servers;
+    struct dk_cl_bs bs;
+    struct dk_cl_server *servers;
     uint32_t next_tid;
 
     bool started;
@@ -194,10 +209,10 @@ struct dk_client_impl {
     enum stop_mode stopping;
     dk_time_t stop_deadline;
     bool stopped;
-    bool reset_pending; /* Execute /3/0/5: reset at the next drive */
+    bool reset_pending;   /* Execute /3/0/5: reset at the next drive */
     bool refresh_pending; /* /1 defaults changed: refresh observations */
-    bool bs_pending;    /* Execute /1/x/9 or dk_client_bootstrap */
-    bool kick;          /* work waits for the next tick */
+    bool bs_pending;      /* Execute /1/x/9 or dk_client_bootstrap */
+    bool kick;            /* work waits for the next tick */
     unsigned in_cb;
 
     /* Wall clock for /3/0/13. */
@@ -214,62 +229,63 @@ struct dk_client_impl {
     bool temp_seen, lux_seen;
     double temp_min, temp_max, lux_min, lux_max;
 
-    uint8_t *scratch; /* max_payload: decode scratch and encode buffers */
-    uint8_t *scratch2;
-    char text[64];    /* values served by hooks (strings) */
+    char text[64];   /* Location-Path of a Create */
+    uint8_t etag[8]; /* ETag of a block-wise read */
 };
 
 /* ---- alloc.c / data.c ------------------------------------------------------------------- */
 
-void *cl_alloc(struct dk_client_impl *s, size_t n);
-void cl_free(struct dk_client_impl *s, void *p);
+void *dk_cl_alloc(struct dk_client_impl *s, size_t n);
+void dk_cl_free(struct dk_client_impl *s, void *p);
 
-struct cl_obj *cl_obj_find(struct dk_client_impl *s, uint16_t oid);
-struct cl_inst *cl_inst_find(const struct cl_obj *o, uint16_t iid);
-struct cl_inst *cl_inst_get(struct dk_client_impl *s, uint16_t oid, uint16_t iid);
+struct dk_cl_obj *dk_cl_obj_find(struct dk_client_impl *s, uint16_t oid);
+struct dk_cl_inst *dk_cl_inst_find(const struct dk_cl_obj *o, uint16_t iid);
+struct dk_cl_inst *dk_cl_inst_get(struct dk_client_impl *s, uint16_t oid, uint16_t iid);
 /* Creates an empty instance. Errors: DK_EEXIST, DK_ELIMIT, DK_ENOMEM. */
-int cl_inst_create(struct dk_client_impl *s, struct cl_obj *o, uint16_t iid, struct cl_inst **out);
-void cl_inst_delete(struct dk_client_impl *s, struct cl_obj *o, uint16_t iid);
-void cl_obj_clear(struct dk_client_impl *s, struct cl_obj *o);
+int dk_cl_inst_create(struct dk_client_impl *s, struct dk_cl_obj *o, uint16_t iid,
+                      struct dk_cl_inst **out);
+void dk_cl_inst_delete(struct dk_client_impl *s, struct dk_cl_obj *o, uint16_t iid);
+void dk_cl_obj_clear(struct dk_client_impl *s, struct dk_cl_obj *o);
 /* Lowest free instance id, or NONE_ID. */
-uint16_t cl_inst_free_id(const struct cl_obj *o);
+uint16_t dk_cl_inst_free_id(const struct dk_cl_obj *o);
 
-struct cl_value *cl_val_find(const struct cl_inst *in, uint16_t rid, uint16_t riid);
-bool cl_res_has_values(const struct cl_inst *in, uint16_t rid);
+struct dk_cl_value *dk_cl_val_find(const struct dk_cl_inst *in, uint16_t rid, uint16_t riid);
+bool dk_cl_res_has_values(const struct dk_cl_inst *in, uint16_t rid);
 /* Stores a copy of v. Errors: DK_ELIMIT (too long), DK_ENOMEM. */
-int cl_val_set(struct dk_client_impl *s, struct cl_inst *in, uint16_t rid, uint16_t riid,
-               const struct dk_lwm2m_value *v, bool persist);
-void cl_val_del(struct dk_client_impl *s, struct cl_inst *in, uint16_t rid, uint16_t riid);
+int dk_cl_val_set(struct dk_client_impl *s, struct dk_cl_inst *in, uint16_t rid, uint16_t riid,
+                  const struct dk_lwm2m_value *v, bool persist);
+void dk_cl_val_del(struct dk_client_impl *s, struct dk_cl_inst *in, uint16_t rid, uint16_t riid);
 /* Deletes every instance of a multiple resource (and a single value). */
-void cl_res_clear(struct dk_client_impl *s, struct cl_inst *in, uint16_t rid);
+void dk_cl_res_clear(struct dk_client_impl *s, struct dk_cl_inst *in, uint16_t rid);
 
-const struct dk_lwm2m_resource_def *cl_res_def(const struct cl_obj *o, uint16_t rid);
+const struct dk_lwm2m_resource_def *dk_cl_res_def(const struct dk_cl_obj *o, uint16_t rid);
 
 /* Typed access to stored single values; false when absent or of another kind. */
-bool cl_get_int(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16_t rid, int64_t *out);
-bool cl_get_bool(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16_t rid, bool *out);
-bool cl_get_bytes(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16_t rid,
-                  const uint8_t **p, size_t *n);
+bool dk_cl_get_int(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16_t rid,
+                   int64_t *out);
+bool dk_cl_get_bool(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16_t rid, bool *out);
+bool dk_cl_get_bytes(struct dk_client_impl *s, uint16_t oid, uint16_t iid, uint16_t rid,
+                     const uint8_t **p, size_t *n);
 
 /* The decoder's typer over the registry (user: struct dk_client_impl *). */
-int cl_type_of(void *user, const struct dk_lwm2m_path *path, enum dk_lwm2m_type *type);
+int dk_cl_type_of(void *user, const struct dk_lwm2m_path *path, enum dk_lwm2m_type *type);
 
 /* Persistence. */
-int cl_persist(struct dk_client *c);
-int cl_load(struct dk_client *c, const struct dk_store_record *recs, size_t n);
+int dk_cl_persist(struct dk_client *c);
+int dk_cl_load(struct dk_client *c, const struct dk_store_record *recs, size_t n);
 
 /* ---- std.c: built-in objects ------------------------------------------------------------- */
 
-int cl_std_setup(struct dk_client *c, dk_time_t now);
+int dk_cl_std_setup(struct dk_client *c, dk_time_t now);
 /* Factory reset of the data: built-in objects back to defaults, program
  * objects lose what servers wrote. */
-int cl_std_reset(struct dk_client *c, dk_time_t now);
+int dk_cl_std_reset(struct dk_client *c, dk_time_t now);
 /* Applies the LED state to the driver. */
-void cl_std_led_apply(struct dk_client *c);
-bool cl_is_bs_account(struct dk_client_impl *s, const struct cl_inst *sec);
+void dk_cl_std_led_apply(struct dk_client *c);
+bool dk_cl_is_bs_account(struct dk_client_impl *s, const struct dk_cl_inst *sec);
 
 /* Where read records go: a writer (may be NULL) and a digest for observations. */
-struct cl_out {
+struct dk_cl_out {
     struct dk_lwm2m_writer *w;
     uint64_t hash;
     size_t count;
@@ -277,18 +293,18 @@ struct cl_out {
     double num;
     enum dk_lwm2m_type first_type;
 };
-void cl_out_init(struct cl_out *o, struct dk_lwm2m_writer *w);
-int cl_out_sink(void *ctx, const struct dk_lwm2m_record *rec);
+void dk_cl_out_init(struct dk_cl_out *o, struct dk_lwm2m_writer *w);
+int dk_cl_out_sink(void *ctx, const struct dk_lwm2m_record *rec);
 /* Access decision for server ssid: 0 or DK_EPERM (DK_ENOMEM: ACL cache). */
-int cl_access(struct dk_client *c, uint16_t ssid, enum dk_lwm2m_op op,
-              const struct dk_lwm2m_path *p);
+int dk_cl_access(struct dk_client *c, uint16_t ssid, enum dk_lwm2m_op op,
+                 const struct dk_lwm2m_path *p);
 
 /* ---- dm.c: reading, writing and the request handler -------------------------------------- */
 
 /* A reader's record sink. */
-typedef int cl_sink_fn(void *ctx, const struct dk_lwm2m_record *rec);
+typedef int dk_cl_sink_fn(void *ctx, const struct dk_lwm2m_record *rec);
 
-enum cl_who {
+enum dk_cl_who {
     WHO_BOOTSTRAP, /* Bootstrap-Read: everything of /1 and /2 */
     WHO_SERVER,    /* DM: readable resources, ACL */
     WHO_ENGINE,    /* the engine itself (observations, get_value) */
@@ -296,66 +312,67 @@ enum cl_who {
 
 /* Emits the records under p in ascending order. Errors: DK_ENOTFOUND,
  * DK_EPERM (not readable), a hook's error, the sink's error. */
-int cl_read(struct dk_client *c, const struct dk_lwm2m_path *p, enum cl_who who, uint16_t ssid,
-            cl_sink_fn *sink, void *ctx, dk_time_t now);
+int dk_cl_read(struct dk_client *c, const struct dk_lwm2m_path *p, enum dk_cl_who who,
+               uint16_t ssid, dk_cl_sink_fn *sink, void *ctx, dk_time_t now);
 /* One value (hooks first). */
-int cl_read_value(struct dk_client *c, struct cl_obj *o, struct cl_inst *in, uint16_t rid,
-                  uint16_t riid, struct dk_lwm2m_value *out, dk_time_t now);
-void cl_handler(struct dk_coap_ep *ep, void *user, const struct dk_coap_req *req,
-                struct dk_coap_resp *resp);
-void cl_coap_event(struct dk_coap_ep *ep, void *user, const struct dk_coap_event *ev);
-size_t cl_server_count(struct dk_client_impl *s);
+int dk_cl_read_value(struct dk_client *c, struct dk_cl_obj *o, struct dk_cl_inst *in, uint16_t rid,
+                     uint16_t riid, struct dk_lwm2m_value *out, dk_time_t now);
+void dk_cl_handler(struct dk_coap_ep *ep, void *user, const struct dk_coap_req *req,
+                   struct dk_coap_resp *resp);
+void dk_cl_coap_event(struct dk_coap_ep *ep, void *user, const struct dk_coap_event *ev);
+size_t dk_cl_server_count(struct dk_client_impl *s);
 
 /* ---- observe.c --------------------------------------------------------------------------- */
 
-struct cl_attr *cl_attr_find(struct dk_client_impl *s, uint16_t ssid,
-                             const struct dk_lwm2m_path *p);
+struct dk_cl_attr *dk_cl_attr_find(struct dk_client_impl *s, uint16_t ssid,
+                                   const struct dk_lwm2m_path *p);
 /* Stores (merges) attributes. Errors: DK_EINVAL (inconsistent), DK_ELIMIT, DK_ENOMEM. */
-int cl_attr_write(struct dk_client *c, uint16_t ssid, const struct dk_lwm2m_path *p,
-                  const struct dk_lwm2m_attrs *req);
-void cl_attr_clear(struct dk_client_impl *s);
-int cl_attr_encode(struct dk_client_impl *s, struct dk_buf *b);
-int cl_attr_decode(struct dk_client *c, const uint8_t *p, size_t n);
+int dk_cl_attr_write(struct dk_client *c, uint16_t ssid, const struct dk_lwm2m_path *p,
+                     const struct dk_lwm2m_attrs *req);
+void dk_cl_attr_clear(struct dk_client_impl *s);
+int dk_cl_attr_encode(struct dk_client_impl *s, struct dk_buf *b);
+int dk_cl_attr_decode(struct dk_client *c, const uint8_t *p, size_t n);
 
 /* The observation registered by a GET with Observe 0 (inside the handler). */
-int cl_obs_add(struct dk_client *c, uint32_t id, uint16_t ssid, const struct dk_lwm2m_path *p,
-               int cf, dk_time_t now);
-struct cl_obs *cl_obs_find(struct dk_client_impl *s, uint32_t id);
-void cl_obs_remove(struct dk_client_impl *s, uint32_t id);
-void cl_obs_clear(struct dk_client_impl *s);
+int dk_cl_obs_add(struct dk_client *c, uint32_t id, uint16_t ssid, const struct dk_lwm2m_path *p,
+                  int cf, dk_time_t now);
+struct dk_cl_obs *dk_cl_obs_find(struct dk_client_impl *s, uint32_t id);
+void dk_cl_obs_remove(struct dk_client_impl *s, uint32_t id);
+void dk_cl_obs_clear(struct dk_client_impl *s);
 /* Drops the observations of a server (its CoAP observers go with the peer). */
-void cl_obs_drop_server(struct dk_client *c, uint16_t ssid);
+void dk_cl_obs_drop_server(struct dk_client *c, uint16_t ssid);
 /* Something under/over p changed. */
-void cl_obs_touch(struct dk_client *c, const struct dk_lwm2m_path *p, dk_time_t now);
-void cl_obs_refresh(struct dk_client *c);
-void cl_obs_tick(struct dk_client *c, dk_time_t now);
-dk_time_t cl_obs_deadline(struct dk_client_impl *s);
+void dk_cl_obs_touch(struct dk_client *c, const struct dk_lwm2m_path *p, dk_time_t now);
+void dk_cl_obs_refresh(struct dk_client *c);
+void dk_cl_obs_tick(struct dk_client *c, dk_time_t now);
+dk_time_t dk_cl_obs_deadline(struct dk_client_impl *s);
 /* A notification's representation was built: remember it. */
-void cl_obs_sent(struct dk_client *c, struct cl_obs *o, uint64_t hash, bool has_num, double num,
-                 dk_time_t now);
+void dk_cl_obs_sent(struct dk_client *c, struct dk_cl_obs *o, uint64_t hash, bool has_num,
+                    double num, dk_time_t now);
 /* ---- lifecycle.c ------------------------------------------------------------------------- */
 
-void cl_event(struct dk_client *c, enum dk_client_event_type type, uint16_t ssid, int reason,
-              dk_time_t delay, const struct dk_lwm2m_path *path);
-struct cl_server *cl_server_by_ssid(struct dk_client_impl *s, uint16_t ssid);
+void dk_cl_event(struct dk_client *c, enum dk_client_event_type type, uint16_t ssid, int reason,
+                 dk_time_t delay, const struct dk_lwm2m_path *path);
+struct dk_cl_server *dk_cl_server_by_ssid(struct dk_client_impl *s, uint16_t ssid);
 /* Which transport a peer address belongs to: the bootstrap link (*srv NULL,
  * returns true), a server's, or none (false). */
-bool cl_peer_lookup(struct dk_client_impl *s, const struct dk_addr *peer, struct cl_server **srv,
-                    bool *is_bs);
+bool dk_cl_peer_lookup(struct dk_client_impl *s, const struct dk_addr *peer,
+                       struct dk_cl_server **srv, bool *is_bs);
 /* Hooks from the DM side. */
-void cl_server_param_changed(struct dk_client *c, uint16_t srv_iid, uint16_t rid);
-void cl_objects_changed(struct dk_client *c);
-void cl_trigger_update(struct dk_client *c, uint16_t srv_iid);
-void cl_trigger_bootstrap(struct dk_client *c);
-void cl_trigger_reset(struct dk_client *c);
+void dk_cl_server_param_changed(struct dk_client *c, uint16_t srv_iid, uint16_t rid);
+void dk_cl_objects_changed(struct dk_client *c);
+void dk_cl_trigger_update(struct dk_client *c, uint16_t srv_iid);
+void dk_cl_trigger_disable(struct dk_client *c, uint16_t srv_iid);
+void dk_cl_trigger_bootstrap(struct dk_client *c);
+void dk_cl_trigger_reset(struct dk_client *c);
 /* Bootstrap interface hooks. */
-bool cl_bs_active(struct dk_client_impl *s);
-void cl_bs_touch(struct dk_client *c, dk_time_t now);
+bool dk_cl_bs_active(struct dk_client_impl *s);
+void dk_cl_bs_touch(struct dk_client *c, dk_time_t now);
 /* Bootstrap-Finish: returns the CoAP code to answer. */
-uint8_t cl_bs_finish(struct dk_client *c, dk_time_t now);
+uint8_t dk_cl_bs_finish(struct dk_client *c, dk_time_t now);
 /* The Bootstrap-Server account (/0 instance), or NULL. */
-struct cl_inst *cl_bs_account_find(struct dk_client_impl *s);
+struct dk_cl_inst *dk_cl_bs_account_find(struct dk_client_impl *s);
 /* Usable server account of a /0 instance: its SSID (0: not usable). */
-uint16_t cl_account_ssid(struct dk_client_impl *s, const struct cl_inst *sec);
+uint16_t dk_cl_account_ssid(struct dk_client_impl *s, const struct dk_cl_inst *sec);
 
 #endif

@@ -8,14 +8,14 @@
 
 /* ---- Record sink: writer and digest -------------------------------------------------------- */
 
-void cl_out_init(struct cl_out *o, struct dk_lwm2m_writer *w)
+void dk_cl_out_init(struct dk_cl_out *o, struct dk_lwm2m_writer *w)
 {
     memset(o, 0, sizeof *o);
     o->w = w;
     o->hash = 14695981039346656037ull; /* FNV-1a offset basis */
 }
 
-static void fnv(struct cl_out *o, const void *p, size_t n)
+static void fnv(struct dk_cl_out *o, const void *p, size_t n)
 {
     const uint8_t *b = p;
     for (size_t i = 0; i < n; i++) {
@@ -42,9 +42,9 @@ static bool numeric(enum dk_lwm2m_type t, const struct dk_lwm2m_value *v, double
     }
 }
 
-int cl_out_sink(void *ctx, const struct dk_lwm2m_record *rec)
+int dk_cl_out_sink(void *ctx, const struct dk_lwm2m_record *rec)
 {
-    struct cl_out *o = ctx;
+    struct dk_cl_out *o = ctx;
     const struct dk_lwm2m_value *v = &rec->value;
     fnv(o, rec->path.ids, sizeof rec->path.ids);
     fnv(o, &rec->path.len, 1);
@@ -91,45 +91,47 @@ int cl_out_sink(void *ctx, const struct dk_lwm2m_record *rec)
 
 /* ---- Access control ------------------------------------------------------------------------- */
 
-size_t cl_server_count(struct dk_client_impl *s)
+size_t dk_cl_server_count(struct dk_client_impl *s)
 {
     size_t n = 0;
-    struct cl_obj *o = cl_obj_find(s, DK_LWM2M_OID_SERVER);
-    for (struct cl_inst *in = o ? o->insts : NULL; in; in = in->next)
+    struct dk_cl_obj *o = dk_cl_obj_find(s, DK_LWM2M_OID_SERVER);
+    for (struct dk_cl_inst *in = o ? o->insts : NULL; in; in = in->next)
         n++;
     return n;
 }
 
 static int acl_rebuild(struct dk_client_impl *s)
 {
-    cl_free(s, s->acls);
+    dk_cl_free(s, s->acls);
     s->acls = NULL;
     s->nacls = 0;
-    struct cl_obj *o = cl_obj_find(s, DK_LWM2M_OID_ACCESS_CONTROL);
+    struct dk_cl_obj *o = dk_cl_obj_find(s, DK_LWM2M_OID_ACCESS_CONTROL);
     size_t n = 0;
-    for (struct cl_inst *in = o ? o->insts : NULL; in; in = in->next)
+    for (struct dk_cl_inst *in = o ? o->insts : NULL; in; in = in->next)
         n++;
     if (n) {
-        s->acls = cl_alloc(s, n * sizeof *s->acls);
+        s->acls = dk_cl_alloc(s, n * sizeof *s->acls);
         if (!s->acls)
             return DK_ENOMEM;
     }
     size_t k = 0;
-    for (struct cl_inst *in = o ? o->insts : NULL; in; in = in->next) {
+    for (struct dk_cl_inst *in = o ? o->insts : NULL; in; in = in->next) {
         struct dk_lwm2m_acl *a = &s->acls[k];
         memset(a, 0, sizeof *a);
         int64_t v;
         a->acl_iid = in->iid;
-        a->oid = cl_get_int(s, 2, in->iid, 0, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v : NONE_ID;
-        a->iid = cl_get_int(s, 2, in->iid, 1, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v : NONE_ID;
-        a->owner = cl_get_int(s, 2, in->iid, 3, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v
-                                                                               : NONE_ID;
-        for (struct cl_value *val = in->vals; val; val = val->next) {
-            if (val->rid != 2 || val->riid == NONE_ID || val->v.type != DK_LWM2M_TYPE_INTEGER)
+        a->oid =
+            dk_cl_get_int(s, 2, in->iid, 0, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v : NONE_ID;
+        a->iid =
+            dk_cl_get_int(s, 2, in->iid, 1, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v : NONE_ID;
+        a->owner =
+            dk_cl_get_int(s, 2, in->iid, 3, &v) && v >= 0 && v <= NONE_ID ? (uint16_t)v : NONE_ID;
+        for (struct dk_cl_value *val = in->vals; val; val = val->next) {
+            if (val->rid != 2 || val->riid == NONE_ID || val->type != DK_LWM2M_TYPE_INTEGER)
                 continue;
-            if (val->v.v.i < 0 || val->v.v.i > DK_LWM2M_ACL_ALL)
+            if (val->u.i < 0 || val->u.i > DK_LWM2M_ACL_ALL)
                 continue;
-            dk_lwm2m_acl_set(a, val->riid, (uint8_t)val->v.v.i); /* full table: rest ignored */
+            dk_lwm2m_acl_set(a, val->riid, (uint8_t)val->u.i); /* full table: rest ignored */
         }
         k++;
     }
@@ -138,8 +140,8 @@ static int acl_rebuild(struct dk_client_impl *s)
     return 0;
 }
 
-int cl_access(struct dk_client *c, uint16_t ssid, enum dk_lwm2m_op op,
-              const struct dk_lwm2m_path *p)
+int dk_cl_access(struct dk_client *c, uint16_t ssid, enum dk_lwm2m_op op,
+                 const struct dk_lwm2m_path *p)
 {
     struct dk_client_impl *s = c->impl;
     if (s->acl_dirty) {
@@ -147,13 +149,13 @@ int cl_access(struct dk_client *c, uint16_t ssid, enum dk_lwm2m_op op,
         if (rc)
             return rc;
     }
-    return dk_lwm2m_access_check(s->acls, s->nacls, cl_server_count(s), ssid, op, p);
+    return dk_lwm2m_access_check(s->acls, s->nacls, dk_cl_server_count(s), ssid, op, p);
 }
 
 /* ---- Reading -------------------------------------------------------------------------------- */
 
-int cl_read_value(struct dk_client *c, struct cl_obj *o, struct cl_inst *in, uint16_t rid,
-                  uint16_t riid, struct dk_lwm2m_value *out, dk_time_t now)
+int dk_cl_read_value(struct dk_client *c, struct dk_cl_obj *o, struct dk_cl_inst *in, uint16_t rid,
+                     uint16_t riid, struct dk_lwm2m_value *out, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     if (riid == NONE_ID && o->ops && o->ops->read) {
@@ -164,38 +166,39 @@ int cl_read_value(struct dk_client *c, struct cl_obj *o, struct cl_inst *in, uin
         if (rc != DK_ENOTFOUND) {
             if (rc)
                 return rc < 0 ? rc : DK_EIO;
-            const struct dk_lwm2m_resource_def *d = cl_res_def(o, rid);
+            const struct dk_lwm2m_resource_def *d = dk_cl_res_def(o, rid);
             if (d && d->type != DK_LWM2M_TYPE_NONE && out->type != d->type &&
                 dk_lwm2m_value_convert(out, d->type))
                 return DK_ERANGE;
             return 0;
         }
     }
-    struct cl_value *v = cl_val_find(in, rid, riid);
+    struct dk_cl_value *v = dk_cl_val_find(in, rid, riid);
     if (!v)
         return DK_ENOTFOUND;
-    *out = v->v;
+    *out = dk_cl_val_get(v);
     return 0;
 }
 
-static bool readable(const struct dk_lwm2m_resource_def *d, enum cl_who who)
+static bool readable(const struct dk_lwm2m_resource_def *d, enum dk_cl_who who)
 {
     if (d->type == DK_LWM2M_TYPE_NONE)
         return false;
     return who != WHO_SERVER || (d->ops & DK_LWM2M_OP_R);
 }
 
-static int emit_resource(struct dk_client *c, struct cl_obj *o, struct cl_inst *in,
-                         const struct dk_lwm2m_resource_def *d, cl_sink_fn *sink, void *ctx,
+static int emit_resource(struct dk_client *c, struct dk_cl_obj *o, struct dk_cl_inst *in,
+                         const struct dk_lwm2m_resource_def *d, dk_cl_sink_fn *sink, void *ctx,
                          bool must, dk_time_t now)
 {
     uint16_t oid = o->def->id;
     if (d->multiple) {
         bool any = false;
-        for (struct cl_value *v = in->vals; v; v = v->next) {
+        for (struct dk_cl_value *v = in->vals; v; v = v->next) {
             if (v->rid != d->id || v->riid == NONE_ID)
                 continue;
-            struct dk_lwm2m_record r = {dk_lwm2m_path_rinst(oid, in->iid, d->id, v->riid), v->v, 0};
+            struct dk_lwm2m_record r = {dk_lwm2m_path_rinst(oid, in->iid, d->id, v->riid),
+                                        dk_cl_val_get(v), 0};
             int rc = sink(ctx, &r);
             if (rc)
                 return rc;
@@ -204,7 +207,7 @@ static int emit_resource(struct dk_client *c, struct cl_obj *o, struct cl_inst *
         return any || !must ? 0 : DK_ENOTFOUND;
     }
     struct dk_lwm2m_record r = {dk_lwm2m_path_res(oid, in->iid, d->id), {0}, 0};
-    int rc = cl_read_value(c, o, in, d->id, NONE_ID, &r.value, now);
+    int rc = dk_cl_read_value(c, o, in, d->id, NONE_ID, &r.value, now);
     if (rc == DK_ENOTFOUND && !must)
         return 0;
     if (rc)
@@ -212,12 +215,12 @@ static int emit_resource(struct dk_client *c, struct cl_obj *o, struct cl_inst *
     return sink(ctx, &r);
 }
 
-static int emit_instance(struct dk_client *c, struct cl_obj *o, struct cl_inst *in,
-                         enum cl_who who, cl_sink_fn *sink, void *ctx, bool mark_empty,
+static int emit_instance(struct dk_client *c, struct dk_cl_obj *o, struct dk_cl_inst *in,
+                         enum dk_cl_who who, dk_cl_sink_fn *sink, void *ctx, bool mark_empty,
                          dk_time_t now)
 {
-    struct cl_out *out = ctx;
-    size_t before = sink == cl_out_sink ? out->count : 0;
+    struct dk_cl_out *out = ctx;
+    size_t before = sink == dk_cl_out_sink ? out->count : 0;
     for (size_t i = 0; i < o->def->n_res; i++) {
         const struct dk_lwm2m_resource_def *d = &o->def->res[i];
         if (!readable(d, who))
@@ -226,7 +229,7 @@ static int emit_instance(struct dk_client *c, struct cl_obj *o, struct cl_inst *
         if (rc)
             return rc;
     }
-    if (mark_empty && sink == cl_out_sink && out->count == before) {
+    if (mark_empty && sink == dk_cl_out_sink && out->count == before) {
         struct dk_lwm2m_record r = {dk_lwm2m_path_inst(o->def->id, in->iid), {0}, 0};
         r.value.type = DK_LWM2M_TYPE_NONE;
         return sink(ctx, &r);
@@ -234,20 +237,20 @@ static int emit_instance(struct dk_client *c, struct cl_obj *o, struct cl_inst *
     return 0;
 }
 
-int cl_read(struct dk_client *c, const struct dk_lwm2m_path *p, enum cl_who who, uint16_t ssid,
-            cl_sink_fn *sink, void *ctx, dk_time_t now)
+int dk_cl_read(struct dk_client *c, const struct dk_lwm2m_path *p, enum dk_cl_who who,
+               uint16_t ssid, dk_cl_sink_fn *sink, void *ctx, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     if (p->len == 0)
         return DK_EINVAL;
-    struct cl_obj *o = cl_obj_find(s, p->ids[0]);
+    struct dk_cl_obj *o = dk_cl_obj_find(s, p->ids[0]);
     if (!o)
         return DK_ENOTFOUND;
     if (p->len == 1) {
-        for (struct cl_inst *in = o->insts; in; in = in->next) {
+        for (struct dk_cl_inst *in = o->insts; in; in = in->next) {
             if (who == WHO_SERVER) {
                 struct dk_lwm2m_path ip = dk_lwm2m_path_inst(o->def->id, in->iid);
-                int rc = cl_access(c, ssid, DK_LWM2M_READ, &ip);
+                int rc = dk_cl_access(c, ssid, DK_LWM2M_READ, &ip);
                 if (rc == DK_EPERM)
                     continue;
                 if (rc)
@@ -259,12 +262,12 @@ int cl_read(struct dk_client *c, const struct dk_lwm2m_path *p, enum cl_who who,
         }
         return 0;
     }
-    struct cl_inst *in = cl_inst_find(o, p->ids[1]);
+    struct dk_cl_inst *in = dk_cl_inst_find(o, p->ids[1]);
     if (!in)
         return DK_ENOTFOUND;
     if (p->len == 2)
         return emit_instance(c, o, in, who, sink, ctx, false, now);
-    const struct dk_lwm2m_resource_def *d = cl_res_def(o, p->ids[2]);
+    const struct dk_lwm2m_resource_def *d = dk_cl_res_def(o, p->ids[2]);
     if (!d)
         return DK_ENOTFOUND;
     if (!readable(d, who))
@@ -273,10 +276,10 @@ int cl_read(struct dk_client *c, const struct dk_lwm2m_path *p, enum cl_who who,
         return emit_resource(c, o, in, d, sink, ctx, true, now);
     if (!d->multiple)
         return DK_ENOTFOUND;
-    struct cl_value *v = cl_val_find(in, p->ids[2], p->ids[3]);
+    struct dk_cl_value *v = dk_cl_val_find(in, p->ids[2], p->ids[3]);
     if (!v)
         return DK_ENOTFOUND;
-    struct dk_lwm2m_record r = {*p, v->v, 0};
+    struct dk_lwm2m_record r = {*p, dk_cl_val_get(v), 0};
     return sink(ctx, &r);
 }
 
@@ -314,8 +317,8 @@ static bool single_value(struct dk_client_impl *s, const struct dk_lwm2m_path *p
 {
     if (p->len < 3)
         return false;
-    struct cl_obj *o = cl_obj_find(s, p->ids[0]);
-    const struct dk_lwm2m_resource_def *d = o ? cl_res_def(o, p->ids[2]) : NULL;
+    struct dk_cl_obj *o = dk_cl_obj_find(s, p->ids[0]);
+    const struct dk_lwm2m_resource_def *d = o ? dk_cl_res_def(o, p->ids[2]) : NULL;
     if (!d)
         return false;
     *type = d->type;
@@ -346,8 +349,8 @@ static int choose_cf(struct dk_client_impl *s, const struct dk_lwm2m_path *p, in
 }
 
 /* Encodes the read of p into resp. Returns the CoAP code; out gets the digest. */
-static uint8_t answer_read(struct dk_client *c, const struct dk_lwm2m_path *p, enum cl_who who,
-                           uint16_t ssid, int cf, struct dk_coap_resp *resp, struct cl_out *out,
+static uint8_t answer_read(struct dk_client *c, const struct dk_lwm2m_path *p, enum dk_cl_who who,
+                           uint16_t ssid, int cf, struct dk_coap_resp *resp, struct dk_cl_out *out,
                            dk_time_t now)
 {
     struct dk_buf b;
@@ -356,8 +359,8 @@ static uint8_t answer_read(struct dk_client *c, const struct dk_lwm2m_path *p, e
     int rc = dk_lwm2m_writer_start(&w, cf, &b, p);
     if (rc)
         return DK_COAP_NOT_ACCEPTABLE;
-    cl_out_init(out, &w);
-    rc = cl_read(c, p, who, ssid, cl_out_sink, out, now);
+    dk_cl_out_init(out, &w);
+    rc = dk_cl_read(c, p, who, ssid, dk_cl_out_sink, out, now);
     size_t len = 0;
     if (!rc)
         rc = dk_lwm2m_writer_finish(&w, &len);
@@ -366,6 +369,14 @@ static uint8_t answer_read(struct dk_client *c, const struct dk_lwm2m_path *p, e
     if (rc)
         return err_code(rc);
     dk_coap_msg_add_uint(&resp->msg, DK_COAP_OPT_CONTENT_FORMAT, (uint32_t)cf);
+    if (len > dk_coap_block_size(c->impl->ccfg->block_szx)) {
+        /* Served block by block: the representation's digest tells the
+         * client when a value changed between blocks. */
+        struct dk_client_impl *s = c->impl;
+        for (int i = 0; i < 8; i++)
+            s->etag[i] = (uint8_t)(out->hash >> (56 - 8 * i));
+        dk_coap_msg_add_opt(&resp->msg, DK_COAP_OPT_ETAG, s->etag, sizeof s->etag);
+    }
     dk_coap_msg_set_payload(&resp->msg, resp->buf, len);
     return DK_COAP_CONTENT;
 }
@@ -384,18 +395,20 @@ enum wmode {
 struct wstate {
     enum wmode mode;
     struct dk_lwm2m_path base;
-    struct cl_obj *o;
-    uint16_t create_iid; /* W_CREATE: the instance made */
+    struct dk_cl_obj *o;
+    uint16_t create_iid;          /* W_CREATE: the instance made */
     uint16_t multi[MAX_MULTI][2]; /* (iid, rid) of multiple resources to replace */
     size_t nmulti;
     size_t count;
+    uint8_t *scratch; /* decoded JSON escapes and base64: never longer than the payload */
+    size_t scratch_cap;
 };
 
-static int start_reader(struct dk_client_impl *s, struct dk_lwm2m_reader *r, int cf,
-                        const uint8_t *data, size_t len, const struct dk_lwm2m_path *base)
+static int start_reader(struct dk_client_impl *s, struct wstate *ws, struct dk_lwm2m_reader *r,
+                        int cf, const uint8_t *data, size_t len)
 {
-    struct dk_lwm2m_decode_opts opts = {cl_type_of, s, false, s->scratch, s->cfg->max_payload};
-    return dk_lwm2m_reader_start(r, cf, data, len, base, &opts);
+    struct dk_lwm2m_decode_opts opts = {dk_cl_type_of, s, false, ws->scratch, ws->scratch_cap};
+    return dk_lwm2m_reader_start(r, cf, data, len, &ws->base, &opts);
 }
 
 static uint16_t rec_iid(const struct wstate *ws, const struct dk_lwm2m_record *rec)
@@ -416,19 +429,19 @@ static uint8_t check_record(struct dk_client *c, struct wstate *ws,
     uint16_t iid = rec_iid(ws, rec);
     if (ws->mode == W_CREATE) {
         if (ws->count == 0 && ws->create_iid == NONE_ID)
-            ws->create_iid = p->ids[1] == NONE_ID ? cl_inst_free_id(ws->o) : p->ids[1];
+            ws->create_iid = p->ids[1] == NONE_ID ? dk_cl_inst_free_id(ws->o) : p->ids[1];
         iid = rec_iid(ws, rec);
         if (iid != ws->create_iid || iid == NONE_ID)
             return DK_COAP_BAD_REQUEST; /* one instance per Create */
-    } else if (ws->mode != W_BOOTSTRAP && !cl_inst_find(ws->o, iid)) {
+    } else if (ws->mode != W_BOOTSTRAP && !dk_cl_inst_find(ws->o, iid)) {
         return DK_COAP_NOT_FOUND;
     }
     if (p->len == 2)
-        return rec->value.type == DK_LWM2M_TYPE_NONE && (ws->mode == W_BOOTSTRAP ||
-                                                         ws->mode == W_CREATE)
+        return rec->value.type == DK_LWM2M_TYPE_NONE &&
+                       (ws->mode == W_BOOTSTRAP || ws->mode == W_CREATE)
                    ? 0
                    : DK_COAP_BAD_REQUEST;
-    const struct dk_lwm2m_resource_def *d = cl_res_def(ws->o, p->ids[2]);
+    const struct dk_lwm2m_resource_def *d = dk_cl_res_def(ws->o, p->ids[2]);
     if (!d)
         return ws->mode == W_BOOTSTRAP ? 0 : DK_COAP_NOT_FOUND;
     if (d->type == DK_LWM2M_TYPE_NONE)
@@ -457,8 +470,9 @@ static uint8_t check_record(struct dk_client *c, struct wstate *ws,
                 return DK_COAP_BAD_REQUEST;
         }
     }
-    /* A multiple resource in a replace is replaced as a whole. */
-    if (d->multiple && ws->mode != W_PARTIAL) {
+    /* A multiple resource in a replace is replaced as a whole (unless the
+     * request names one resource instance). */
+    if (d->multiple && ws->mode != W_PARTIAL && ws->base.len < 4) {
         bool seen = false;
         for (size_t i = 0; i < ws->nmulti; i++)
             seen |= ws->multi[i][0] == iid && ws->multi[i][1] == d->id;
@@ -483,13 +497,13 @@ static uint8_t hook_code(int rc)
     return DK_COAP_INTERNAL_SERVER_ERROR;
 }
 
-static int get_inst(struct dk_client *c, struct wstate *ws, uint16_t iid, struct cl_inst **out,
+static int get_inst(struct dk_client *c, struct wstate *ws, uint16_t iid, struct dk_cl_inst **out,
                     dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
-    struct cl_inst *in = cl_inst_find(ws->o, iid);
+    struct dk_cl_inst *in = dk_cl_inst_find(ws->o, iid);
     if (!in) {
-        int rc = cl_inst_create(s, ws->o, iid, &in);
+        int rc = dk_cl_inst_create(s, ws->o, iid, &in);
         if (rc)
             return rc;
         in->persist = true;
@@ -510,13 +524,13 @@ static uint8_t apply_record(struct dk_client *c, struct wstate *ws,
     struct dk_client_impl *s = c->impl;
     const struct dk_lwm2m_path *p = &rec->path;
     uint16_t iid = rec_iid(ws, rec);
-    struct cl_inst *in;
+    struct dk_cl_inst *in;
     int rc = get_inst(c, ws, iid, &in, now);
     if (rc)
         return rc == DK_ELIMIT ? DK_COAP_BAD_REQUEST : DK_COAP_INTERNAL_SERVER_ERROR;
     if (p->len == 2 || rec->value.type == DK_LWM2M_TYPE_NONE)
         return 0;
-    const struct dk_lwm2m_resource_def *d = cl_res_def(ws->o, p->ids[2]);
+    const struct dk_lwm2m_resource_def *d = dk_cl_res_def(ws->o, p->ids[2]);
     if (!d || d->type == DK_LWM2M_TYPE_NONE)
         return 0; /* bootstrap: skipped */
     struct dk_lwm2m_path vp = *p;
@@ -531,7 +545,7 @@ static uint8_t apply_record(struct dk_client *c, struct wstate *ws,
             return 0; /* the hook keeps it */
     }
     uint16_t riid = p->len == 4 ? p->ids[3] : NONE_ID;
-    rc = cl_val_set(s, in, p->ids[2], riid, &rec->value, true);
+    rc = dk_cl_val_set(s, in, p->ids[2], riid, &rec->value, true);
     if (rc)
         return rc == DK_ELIMIT ? DK_COAP_REQUEST_ENTITY_TOO_LARGE : DK_COAP_INTERNAL_SERVER_ERROR;
     if (ws->o->def->id == DK_LWM2M_OID_ACCESS_CONTROL)
@@ -540,8 +554,8 @@ static uint8_t apply_record(struct dk_client *c, struct wstate *ws,
 }
 
 /* Validates, then applies, the payload of a Write / Bootstrap-Write / Create. */
-static uint8_t do_write(struct dk_client *c, const struct dk_coap_req *req, struct wstate *ws,
-                        dk_time_t now)
+static uint8_t write_payload(struct dk_client *c, const struct dk_coap_req *req, struct wstate *ws,
+                             dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     int cf = opt_int(req->msg, DK_COAP_OPT_CONTENT_FORMAT);
@@ -558,7 +572,7 @@ static uint8_t do_write(struct dk_client *c, const struct dk_coap_req *req, stru
         return DK_COAP_REQUEST_ENTITY_TOO_LARGE;
     struct dk_lwm2m_reader r;
     struct dk_lwm2m_record rec;
-    int rc = start_reader(s, &r, cf, req->payload, req->payload_len, &ws->base);
+    int rc = start_reader(s, ws, &r, cf, req->payload, req->payload_len);
     if (rc)
         return rc == DK_ENOTSUP ? DK_COAP_UNSUPPORTED_CONTENT_FORMAT : DK_COAP_BAD_REQUEST;
     while ((rc = dk_lwm2m_reader_next(&r, &rec)) == 0) {
@@ -572,19 +586,19 @@ static uint8_t do_write(struct dk_client *c, const struct dk_coap_req *req, stru
         return DK_COAP_BAD_REQUEST;
     if (ws->mode == W_CREATE) {
         if (ws->create_iid == NONE_ID)
-            ws->create_iid = cl_inst_free_id(ws->o);
-        if (ws->create_iid == NONE_ID || cl_inst_find(ws->o, ws->create_iid))
+            ws->create_iid = dk_cl_inst_free_id(ws->o);
+        if (ws->create_iid == NONE_ID || dk_cl_inst_find(ws->o, ws->create_iid))
             return DK_COAP_BAD_REQUEST;
-        struct cl_inst *in;
+        struct dk_cl_inst *in;
         if ((rc = get_inst(c, ws, ws->create_iid, &in, now)) != 0)
             return rc == DK_ELIMIT ? DK_COAP_BAD_REQUEST : DK_COAP_INTERNAL_SERVER_ERROR;
     }
     for (size_t i = 0; i < ws->nmulti; i++) {
-        struct cl_inst *in = cl_inst_find(ws->o, ws->multi[i][0]);
+        struct dk_cl_inst *in = dk_cl_inst_find(ws->o, ws->multi[i][0]);
         if (in)
-            cl_res_clear(s, in, ws->multi[i][1]);
+            dk_cl_res_clear(s, in, ws->multi[i][1]);
     }
-    rc = start_reader(s, &r, cf, req->payload, req->payload_len, &ws->base);
+    rc = start_reader(s, ws, &r, cf, req->payload, req->payload_len);
     while (rc == 0 && (rc = dk_lwm2m_reader_next(&r, &rec)) == 0) {
         uint8_t code = apply_record(c, ws, &rec, now);
         if (code)
@@ -595,9 +609,28 @@ static uint8_t do_write(struct dk_client *c, const struct dk_coap_req *req, stru
     return 0;
 }
 
-/* ---- Discover --------------------------------------------------------------------------------- */
+static uint8_t do_write(struct dk_client *c, const struct dk_coap_req *req, struct wstate *ws,
+                        dk_time_t now)
+{
+    struct dk_client_impl *s = c->impl;
+    int cf = opt_int(req->msg, DK_COAP_OPT_CONTENT_FORMAT);
+    bool needs = cf == DK_LWM2M_CF_SENML_JSON || cf == DK_LWM2M_CF_TEXT;
+    if (needs && req->payload_len > 0 && req->payload_len <= s->cfg->max_payload) {
+        ws->scratch = dk_cl_alloc(s, req->payload_len);
+        if (!ws->scratch)
+            return DK_COAP_INTERNAL_SERVER_ERROR;
+        ws->scratch_cap = req->payload_len;
+    }
+    uint8_t code = write_payload(c, req, ws, now);
+    dk_cl_free(s, ws->scratch); /* wiped: may hold keys */
+    ws->scratch = NULL;
+    return code;
+}
 
-static bool res_present(struct dk_client *c, struct cl_obj *o, struct cl_inst *in,
+/* ---- Discover ---------------------------------------------------------------------------------
+ */
+
+static bool res_present(struct dk_client *c, struct dk_cl_obj *o, struct dk_cl_inst *in,
                         const struct dk_lwm2m_resource_def *d, uint16_t *dim, dk_time_t now)
 {
     *dim = 0;
@@ -607,28 +640,28 @@ static bool res_present(struct dk_client *c, struct cl_obj *o, struct cl_inst *i
         return o->ops && o->ops->execute;
     }
     if (d->multiple) {
-        for (struct cl_value *v = in->vals; v; v = v->next)
+        for (struct dk_cl_value *v = in->vals; v; v = v->next)
             if (v->rid == d->id && v->riid != NONE_ID)
                 (*dim)++;
         return *dim > 0;
     }
     struct dk_lwm2m_value val;
-    return cl_read_value(c, o, in, d->id, NONE_ID, &val, now) == 0;
+    return dk_cl_read_value(c, o, in, d->id, NONE_ID, &val, now) == 0;
 }
 
 static void link_attrs(struct dk_client_impl *s, uint16_t ssid, const struct dk_lwm2m_path *p,
                        struct dk_lwm2m_attrs *a)
 {
     memset(a, 0, sizeof *a);
-    struct cl_attr *x = cl_attr_find(s, ssid, p);
+    struct dk_cl_attr *x = dk_cl_attr_find(s, ssid, p);
     if (x) {
         *a = x->a;
         a->set &= DK_LWM2M_ATTR_NOTIFY;
     }
 }
 
-static int discover_res(struct dk_client *c, struct dk_lwm2m_link_writer *lw, struct cl_obj *o,
-                        struct cl_inst *in, const struct dk_lwm2m_resource_def *d, uint16_t ssid,
+static int discover_res(struct dk_client *c, struct dk_lwm2m_link_writer *lw, struct dk_cl_obj *o,
+                        struct dk_cl_inst *in, const struct dk_lwm2m_resource_def *d, uint16_t ssid,
                         bool must, dk_time_t now)
 {
     uint16_t dim;
@@ -646,8 +679,8 @@ static int discover_res(struct dk_client *c, struct dk_lwm2m_link_writer *lw, st
     return dk_lwm2m_link_write(lw, &l);
 }
 
-static int discover_inst(struct dk_client *c, struct dk_lwm2m_link_writer *lw, struct cl_obj *o,
-                         struct cl_inst *in, uint16_t ssid, dk_time_t now)
+static int discover_inst(struct dk_client *c, struct dk_lwm2m_link_writer *lw, struct dk_cl_obj *o,
+                         struct dk_cl_inst *in, uint16_t ssid, dk_time_t now)
 {
     struct dk_lwm2m_link l;
     memset(&l, 0, sizeof l);
@@ -666,7 +699,7 @@ static uint8_t do_discover(struct dk_client *c, const struct dk_lwm2m_path *p, u
     struct dk_client_impl *s = c->impl;
     if (p->len == 0 || p->len > 3)
         return DK_COAP_METHOD_NOT_ALLOWED;
-    struct cl_obj *o = cl_obj_find(s, p->ids[0]);
+    struct dk_cl_obj *o = dk_cl_obj_find(s, p->ids[0]);
     if (!o)
         return DK_COAP_NOT_FOUND;
     struct dk_buf b;
@@ -686,16 +719,16 @@ static uint8_t do_discover(struct dk_client *c, const struct dk_lwm2m_path *p, u
             l.attrs.ver_minor = o->def->ver_minor;
         }
         rc = dk_lwm2m_link_write(&lw, &l);
-        for (struct cl_inst *in = o->insts; !rc && in; in = in->next)
+        for (struct dk_cl_inst *in = o->insts; !rc && in; in = in->next)
             rc = discover_inst(c, &lw, o, in, ssid, now);
     } else {
-        struct cl_inst *in = cl_inst_find(o, p->ids[1]);
+        struct dk_cl_inst *in = dk_cl_inst_find(o, p->ids[1]);
         if (!in)
             return DK_COAP_NOT_FOUND;
         if (p->len == 2) {
             rc = discover_inst(c, &lw, o, in, ssid, now);
         } else {
-            const struct dk_lwm2m_resource_def *d = cl_res_def(o, p->ids[2]);
+            const struct dk_lwm2m_resource_def *d = dk_cl_res_def(o, p->ids[2]);
             if (!d)
                 return DK_COAP_NOT_FOUND;
             rc = discover_res(c, &lw, o, in, d, ssid, true, now);
@@ -708,7 +741,8 @@ static uint8_t do_discover(struct dk_client *c, const struct dk_lwm2m_path *p, u
     return DK_COAP_CONTENT;
 }
 
-/* ---- Device Management operations -------------------------------------------------------------- */
+/* ---- Device Management operations --------------------------------------------------------------
+ */
 
 static uint8_t access_code(int rc)
 {
@@ -717,15 +751,15 @@ static uint8_t access_code(int rc)
 
 static void changed(struct dk_client *c, const struct dk_lwm2m_path *p, dk_time_t now)
 {
-    cl_event(c, DK_CLIENT_EV_CHANGED, 0, 0, 0, p);
-    cl_obs_touch(c, p, now);
+    dk_cl_event(c, DK_CLIENT_EV_CHANGED, 0, 0, 0, p);
+    dk_cl_obs_touch(c, p, now);
 }
 
-static uint8_t persisted(struct dk_client *c, struct cl_obj *o, uint8_t code)
+static uint8_t persisted(struct dk_client *c, struct dk_cl_obj *o, uint8_t code)
 {
-    if (!(o->flags & DK_CLIENT_OBJ_PERSIST) || cl_bs_active(c->impl))
+    if (!(o->flags & DK_CLIENT_OBJ_PERSIST) || dk_cl_bs_active(c->impl))
         return code;
-    return cl_persist(c) ? DK_COAP_INTERNAL_SERVER_ERROR : code;
+    return dk_cl_persist(c) ? DK_COAP_INTERNAL_SERVER_ERROR : code;
 }
 
 static uint8_t dm_read(struct dk_client *c, const struct dk_coap_req *req,
@@ -736,23 +770,23 @@ static uint8_t dm_read(struct dk_client *c, const struct dk_coap_req *req,
     if (p->len == 0)
         return DK_COAP_METHOD_NOT_ALLOWED;
     bool observe = req->observe_id != 0 && !req->notification;
-    int rc = cl_access(c, ssid, observe ? DK_LWM2M_OBSERVE : DK_LWM2M_READ, p);
+    int rc = dk_cl_access(c, ssid, observe ? DK_LWM2M_OBSERVE : DK_LWM2M_READ, p);
     if (rc)
         return access_code(rc);
-    if (!cl_obj_find(s, p->ids[0]))
+    if (!dk_cl_obj_find(s, p->ids[0]))
         return DK_COAP_NOT_FOUND;
     int accept = opt_int(req->msg, DK_COAP_OPT_ACCEPT);
     int cf = choose_cf(s, p, accept);
     if (cf < 0)
         return DK_COAP_NOT_ACCEPTABLE;
-    struct cl_out out;
+    struct dk_cl_out out;
     uint8_t code = answer_read(c, p, WHO_SERVER, ssid, cf, resp, &out, now);
     if (code != DK_COAP_CONTENT || !observe)
         return code;
-    rc = cl_obs_add(c, req->observe_id, ssid, p, cf, now);
+    rc = dk_cl_obs_add(c, req->observe_id, ssid, p, cf, now);
     if (rc == 0) {
         resp->observe = true;
-        cl_obs_sent(c, cl_obs_find(s, req->observe_id), out.hash, out.has_num, out.num, now);
+        dk_cl_obs_sent(c, dk_cl_obs_find(s, req->observe_id), out.hash, out.has_num, out.num, now);
     }
     return code;
 }
@@ -761,16 +795,16 @@ static uint8_t dm_notify(struct dk_client *c, const struct dk_coap_req *req,
                          struct dk_coap_resp *resp, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
-    struct cl_obs *o = cl_obs_find(s, req->observe_id);
+    struct dk_cl_obs *o = dk_cl_obs_find(s, req->observe_id);
     if (!o)
         return DK_COAP_NOT_FOUND;
-    int rc = cl_access(c, o->ssid, DK_LWM2M_OBSERVE, &o->path);
+    int rc = dk_cl_access(c, o->ssid, DK_LWM2M_OBSERVE, &o->path);
     if (rc)
         return access_code(rc);
-    struct cl_out out;
+    struct dk_cl_out out;
     uint8_t code = answer_read(c, &o->path, WHO_SERVER, o->ssid, o->cf, resp, &out, now);
     if (code == DK_COAP_CONTENT)
-        cl_obs_sent(c, o, out.hash, out.has_num, out.num, now);
+        dk_cl_obs_sent(c, o, out.hash, out.has_num, out.num, now);
     return code;
 }
 
@@ -780,14 +814,14 @@ static uint8_t dm_write(struct dk_client *c, const struct dk_coap_req *req,
     struct dk_client_impl *s = c->impl;
     if (p->len < 2)
         return DK_COAP_METHOD_NOT_ALLOWED;
-    int rc = cl_access(c, ssid, partial ? DK_LWM2M_WRITE_PARTIAL : DK_LWM2M_WRITE, p);
+    int rc = dk_cl_access(c, ssid, partial ? DK_LWM2M_WRITE_PARTIAL : DK_LWM2M_WRITE, p);
     if (rc)
         return access_code(rc);
-    struct cl_obj *o = cl_obj_find(s, p->ids[0]);
-    if (!o || !cl_inst_find(o, p->ids[1]))
+    struct dk_cl_obj *o = dk_cl_obj_find(s, p->ids[0]);
+    if (!o || !dk_cl_inst_find(o, p->ids[1]))
         return DK_COAP_NOT_FOUND;
     if (p->len >= 3) {
-        const struct dk_lwm2m_resource_def *d = cl_res_def(o, p->ids[2]);
+        const struct dk_lwm2m_resource_def *d = dk_cl_res_def(o, p->ids[2]);
         if (!d)
             return DK_COAP_NOT_FOUND;
         if (!(d->ops & DK_LWM2M_OP_W) || d->type == DK_LWM2M_TYPE_NONE)
@@ -813,7 +847,7 @@ static uint8_t dm_write_attrs(struct dk_client *c, const struct dk_coap_req *req
     struct dk_client_impl *s = c->impl;
     if (p->len == 0 || p->len > 3)
         return DK_COAP_METHOD_NOT_ALLOWED;
-    int rc = cl_access(c, ssid, DK_LWM2M_WRITE_ATTRIBUTES, p);
+    int rc = dk_cl_access(c, ssid, DK_LWM2M_WRITE_ATTRIBUTES, p);
     if (rc)
         return access_code(rc);
     struct dk_lwm2m_attrs a;
@@ -823,14 +857,14 @@ static uint8_t dm_write_attrs(struct dk_client *c, const struct dk_coap_req *req
         if (dk_lwm2m_attrs_parse_query(&a, (const char *)dk_coap_opt_value(q), q->len))
             return DK_COAP_BAD_REQUEST;
     }
-    struct cl_obj *o = cl_obj_find(s, p->ids[0]);
+    struct dk_cl_obj *o = dk_cl_obj_find(s, p->ids[0]);
     if (!o)
         return DK_COAP_NOT_FOUND;
-    if (p->len >= 2 && !cl_inst_find(o, p->ids[1]))
+    if (p->len >= 2 && !dk_cl_inst_find(o, p->ids[1]))
         return DK_COAP_NOT_FOUND;
     uint32_t thr = DK_LWM2M_ATTR_GT | DK_LWM2M_ATTR_LT | DK_LWM2M_ATTR_ST;
     if (p->len == 3) {
-        const struct dk_lwm2m_resource_def *d = cl_res_def(o, p->ids[2]);
+        const struct dk_lwm2m_resource_def *d = dk_cl_res_def(o, p->ids[2]);
         if (!d)
             return DK_COAP_NOT_FOUND;
         bool num = d->type == DK_LWM2M_TYPE_INTEGER || d->type == DK_LWM2M_TYPE_UNSIGNED ||
@@ -840,24 +874,24 @@ static uint8_t dm_write_attrs(struct dk_client *c, const struct dk_coap_req *req
     } else if ((a.set | a.unset) & thr) {
         return DK_COAP_BAD_REQUEST;
     }
-    rc = cl_attr_write(c, ssid, p, &a);
+    rc = dk_cl_attr_write(c, ssid, p, &a);
     if (rc)
         return rc == DK_EINVAL ? DK_COAP_BAD_REQUEST : DK_COAP_INTERNAL_SERVER_ERROR;
-    cl_obs_refresh(c);
-    return cl_persist(c) ? DK_COAP_INTERNAL_SERVER_ERROR : DK_COAP_CHANGED;
+    dk_cl_obs_refresh(c);
+    return dk_cl_persist(c) ? DK_COAP_INTERNAL_SERVER_ERROR : DK_COAP_CHANGED;
 }
 
 static uint8_t dm_execute(struct dk_client *c, const struct dk_coap_req *req,
                           const struct dk_lwm2m_path *p, uint16_t ssid, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
-    int rc = cl_access(c, ssid, DK_LWM2M_EXECUTE, p);
+    int rc = dk_cl_access(c, ssid, DK_LWM2M_EXECUTE, p);
     if (rc)
         return access_code(rc);
-    struct cl_obj *o = cl_obj_find(s, p->ids[0]);
-    if (!o || !cl_inst_find(o, p->ids[1]))
+    struct dk_cl_obj *o = dk_cl_obj_find(s, p->ids[0]);
+    if (!o || !dk_cl_inst_find(o, p->ids[1]))
         return DK_COAP_NOT_FOUND;
-    const struct dk_lwm2m_resource_def *d = cl_res_def(o, p->ids[2]);
+    const struct dk_lwm2m_resource_def *d = dk_cl_res_def(o, p->ids[2]);
     if (!d)
         return DK_COAP_NOT_FOUND;
     if (!(d->ops & DK_LWM2M_OP_E) || !o->ops || !o->ops->execute)
@@ -874,20 +908,20 @@ static uint8_t dm_execute(struct dk_client *c, const struct dk_coap_req *req,
 static void acl_for_created(struct dk_client *c, uint16_t oid, uint16_t iid, uint16_t ssid)
 {
     struct dk_client_impl *s = c->impl;
-    struct cl_obj *ao = cl_obj_find(s, DK_LWM2M_OID_ACCESS_CONTROL);
-    if (!ao || oid == DK_LWM2M_OID_ACCESS_CONTROL || cl_server_count(s) < 2)
+    struct dk_cl_obj *ao = dk_cl_obj_find(s, DK_LWM2M_OID_ACCESS_CONTROL);
+    if (!ao || oid == DK_LWM2M_OID_ACCESS_CONTROL || dk_cl_server_count(s) < 2)
         return;
-    uint16_t aiid = cl_inst_free_id(ao);
-    struct cl_inst *in;
-    if (aiid == NONE_ID || cl_inst_create(s, ao, aiid, &in))
+    uint16_t aiid = dk_cl_inst_free_id(ao);
+    struct dk_cl_inst *in;
+    if (aiid == NONE_ID || dk_cl_inst_create(s, ao, aiid, &in))
         return;
     in->persist = true;
     struct dk_lwm2m_value v = dk_lwm2m_int(oid);
-    cl_val_set(s, in, 0, NONE_ID, &v, true);
+    dk_cl_val_set(s, in, 0, NONE_ID, &v, true);
     v = dk_lwm2m_int(iid);
-    cl_val_set(s, in, 1, NONE_ID, &v, true);
+    dk_cl_val_set(s, in, 1, NONE_ID, &v, true);
     v = dk_lwm2m_int(ssid);
-    cl_val_set(s, in, 3, NONE_ID, &v, true);
+    dk_cl_val_set(s, in, 3, NONE_ID, &v, true);
 }
 
 static uint8_t dm_create(struct dk_client *c, const struct dk_coap_req *req,
@@ -895,10 +929,10 @@ static uint8_t dm_create(struct dk_client *c, const struct dk_coap_req *req,
                          dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
-    int rc = cl_access(c, ssid, DK_LWM2M_CREATE, p);
+    int rc = dk_cl_access(c, ssid, DK_LWM2M_CREATE, p);
     if (rc)
         return access_code(rc);
-    struct cl_obj *o = cl_obj_find(s, p->ids[0]);
+    struct dk_cl_obj *o = dk_cl_obj_find(s, p->ids[0]);
     if (!o)
         return DK_COAP_NOT_FOUND;
     if (o->flags & DK_CLIENT_OBJ_FIXED)
@@ -922,12 +956,12 @@ static uint8_t dm_create(struct dk_client *c, const struct dk_coap_req *req,
                         (size_t)n - l1 - 1);
     struct dk_lwm2m_path ip = dk_lwm2m_path_inst(o->def->id, ws.create_iid);
     changed(c, &ip, now);
-    cl_objects_changed(c);
+    dk_cl_objects_changed(c);
     return persisted(c, o, DK_COAP_CREATED);
 }
 
 /* Deletes an instance with what hangs on it (ACL instance, attributes). */
-static void delete_instance(struct dk_client *c, struct cl_obj *o, uint16_t iid, dk_time_t now)
+static void delete_instance(struct dk_client *c, struct dk_cl_obj *o, uint16_t iid, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     if (o->ops && o->ops->deleted) {
@@ -935,27 +969,27 @@ static void delete_instance(struct dk_client *c, struct cl_obj *o, uint16_t iid,
         o->ops->deleted(c, o->user, iid, now);
         s->in_cb--;
     }
-    cl_inst_delete(s, o, iid);
-    struct cl_obj *ao = cl_obj_find(s, DK_LWM2M_OID_ACCESS_CONTROL);
+    dk_cl_inst_delete(s, o, iid);
+    struct dk_cl_obj *ao = dk_cl_obj_find(s, DK_LWM2M_OID_ACCESS_CONTROL);
     if (ao && o != ao) {
-        struct cl_inst *in = ao->insts;
+        struct dk_cl_inst *in = ao->insts;
         while (in) {
-            struct cl_inst *next = in->next;
+            struct dk_cl_inst *next = in->next;
             int64_t a, b;
-            if (cl_get_int(s, 2, in->iid, 0, &a) && cl_get_int(s, 2, in->iid, 1, &b) &&
+            if (dk_cl_get_int(s, 2, in->iid, 0, &a) && dk_cl_get_int(s, 2, in->iid, 1, &b) &&
                 a == o->def->id && b == iid)
-                cl_inst_delete(s, ao, in->iid);
+                dk_cl_inst_delete(s, ao, in->iid);
             in = next;
         }
     }
     struct dk_lwm2m_path ip = dk_lwm2m_path_inst(o->def->id, iid);
-    for (struct cl_attr *a = s->attrs; a;) {
-        struct cl_attr *next = a->next;
+    for (struct dk_cl_attr *a = s->attrs; a;) {
+        struct dk_cl_attr *next = a->next;
         if (dk_lwm2m_path_contains(&ip, &a->path)) {
             struct dk_lwm2m_attrs none;
             memset(&none, 0, sizeof none);
             none.unset = DK_LWM2M_ATTR_NOTIFY;
-            cl_attr_write(c, a->ssid, &a->path, &none);
+            dk_cl_attr_write(c, a->ssid, &a->path, &none);
         }
         a = next;
     }
@@ -967,17 +1001,17 @@ static uint8_t dm_delete(struct dk_client *c, const struct dk_lwm2m_path *p, uin
     struct dk_client_impl *s = c->impl;
     if (p->len != 2)
         return DK_COAP_METHOD_NOT_ALLOWED;
-    int rc = cl_access(c, ssid, DK_LWM2M_DELETE, p);
+    int rc = dk_cl_access(c, ssid, DK_LWM2M_DELETE, p);
     if (rc)
         return access_code(rc);
-    struct cl_obj *o = cl_obj_find(s, p->ids[0]);
-    if (!o || !cl_inst_find(o, p->ids[1]))
+    struct dk_cl_obj *o = dk_cl_obj_find(s, p->ids[0]);
+    if (!o || !dk_cl_inst_find(o, p->ids[1]))
         return DK_COAP_NOT_FOUND;
     if (o->flags & DK_CLIENT_OBJ_FIXED)
         return DK_COAP_METHOD_NOT_ALLOWED;
     delete_instance(c, o, p->ids[1], now);
     changed(c, p, now);
-    cl_objects_changed(c);
+    dk_cl_objects_changed(c);
     return persisted(c, o, DK_COAP_DELETED);
 }
 
@@ -991,10 +1025,19 @@ static void dm_request(struct dk_client *c, const struct dk_coap_req *req,
         resp->msg.code = dm_notify(c, req, resp, now);
         return;
     }
+    /* Existence first (4.04), then access (4.01); the Security object is
+     * never reachable, whether the instance exists or not. */
+    if (p->len >= 1 && p->ids[0] != DK_LWM2M_OID_SECURITY) {
+        struct dk_cl_obj *o = dk_cl_obj_find(c->impl, p->ids[0]);
+        if (!o || (p->len >= 2 && !dk_cl_inst_find(o, p->ids[1]))) {
+            resp->msg.code = DK_COAP_NOT_FOUND;
+            return;
+        }
+    }
     switch (m->code) {
     case DK_COAP_GET:
         if (opt_int(m, DK_COAP_OPT_ACCEPT) == DK_LWM2M_CF_LINK) {
-            int rc = p->len ? cl_access(c, ssid, DK_LWM2M_DISCOVER, p) : 0;
+            int rc = p->len ? dk_cl_access(c, ssid, DK_LWM2M_DISCOVER, p) : 0;
             code = rc ? access_code(rc) : do_discover(c, p, ssid, resp, now);
         } else {
             code = dm_read(c, req, p, ssid, resp, now);
@@ -1013,8 +1056,8 @@ static void dm_request(struct dk_client *c, const struct dk_coap_req *req,
         else if (p->len == 2)
             code = dm_write(c, req, p, ssid, true, now);
         else if (p->len == 3 && dk_coap_msg_find(m, DK_COAP_OPT_CONTENT_FORMAT)) {
-            struct cl_obj *o = cl_obj_find(c->impl, p->ids[0]);
-            const struct dk_lwm2m_resource_def *d = o ? cl_res_def(o, p->ids[2]) : NULL;
+            struct dk_cl_obj *o = dk_cl_obj_find(c->impl, p->ids[0]);
+            const struct dk_lwm2m_resource_def *d = o ? dk_cl_res_def(o, p->ids[2]) : NULL;
             code = d && d->type == DK_LWM2M_TYPE_NONE ? dm_execute(c, req, p, ssid, now)
                                                       : dm_write(c, req, p, ssid, true, now);
         } else if (p->len == 3)
@@ -1029,13 +1072,14 @@ static void dm_request(struct dk_client *c, const struct dk_coap_req *req,
     resp->msg.code = code;
 }
 
-/* ---- Bootstrap interface -------------------------------------------------------------------------- */
+/* ---- Bootstrap interface
+ * -------------------------------------------------------------------------- */
 
-static bool deletable(struct dk_client_impl *s, struct cl_obj *o, struct cl_inst *in)
+static bool deletable(struct dk_client_impl *s, struct dk_cl_obj *o, struct dk_cl_inst *in)
 {
     if (o->flags & DK_CLIENT_OBJ_FIXED)
         return false;
-    return !(o->def->id == DK_LWM2M_OID_SECURITY && cl_is_bs_account(s, in));
+    return !(o->def->id == DK_LWM2M_OID_SECURITY && dk_cl_is_bs_account(s, in));
 }
 
 static uint8_t bs_delete(struct dk_client *c, const struct dk_lwm2m_path *p, dk_time_t now)
@@ -1044,29 +1088,29 @@ static uint8_t bs_delete(struct dk_client *c, const struct dk_lwm2m_path *p, dk_
     if (p->len > 2)
         return DK_COAP_BAD_REQUEST;
     if (p->len == 2) {
-        struct cl_obj *o = cl_obj_find(s, p->ids[0]);
-        struct cl_inst *in = cl_inst_find(o, p->ids[1]);
+        struct dk_cl_obj *o = dk_cl_obj_find(s, p->ids[0]);
+        struct dk_cl_inst *in = dk_cl_inst_find(o, p->ids[1]);
         if (!in)
             return DK_COAP_NOT_FOUND;
         if (!deletable(s, o, in))
             return DK_COAP_BAD_REQUEST;
         delete_instance(c, o, in->iid, now);
     } else {
-        if (p->len == 1 && !cl_obj_find(s, p->ids[0]))
+        if (p->len == 1 && !dk_cl_obj_find(s, p->ids[0]))
             return DK_COAP_NOT_FOUND;
-        for (struct cl_obj *o = s->objs; o; o = o->next) {
+        for (struct dk_cl_obj *o = s->objs; o; o = o->next) {
             if (p->len == 1 && o->def->id != p->ids[0])
                 continue;
-            struct cl_inst *in = o->insts;
+            struct dk_cl_inst *in = o->insts;
             while (in) {
-                struct cl_inst *next = in->next;
+                struct dk_cl_inst *next = in->next;
                 if (deletable(s, o, in))
                     delete_instance(c, o, in->iid, now);
                 in = next;
             }
         }
     }
-    cl_event(c, DK_CLIENT_EV_CHANGED, 0, 0, 0, p);
+    dk_cl_event(c, DK_CLIENT_EV_CHANGED, 0, 0, 0, p);
     return DK_COAP_DELETED;
 }
 
@@ -1076,7 +1120,7 @@ static uint8_t bs_write(struct dk_client *c, const struct dk_coap_req *req,
     struct dk_client_impl *s = c->impl;
     if (p->len == 0 || p->len > 3)
         return DK_COAP_BAD_REQUEST;
-    struct cl_obj *o = cl_obj_find(s, p->ids[0]);
+    struct dk_cl_obj *o = dk_cl_obj_find(s, p->ids[0]);
     if (!o)
         return DK_COAP_NOT_FOUND;
     struct wstate ws;
@@ -1087,7 +1131,7 @@ static uint8_t bs_write(struct dk_client *c, const struct dk_coap_req *req,
     uint8_t code = do_write(c, req, &ws, now);
     if (code)
         return code;
-    cl_event(c, DK_CLIENT_EV_CHANGED, 0, 0, 0, p);
+    dk_cl_event(c, DK_CLIENT_EV_CHANGED, 0, 0, 0, p);
     return DK_COAP_CHANGED;
 }
 
@@ -1102,7 +1146,7 @@ static uint8_t bs_read(struct dk_client *c, const struct dk_coap_req *req,
     int cf = choose_cf(s, p, opt_int(req->msg, DK_COAP_OPT_ACCEPT));
     if (cf < 0)
         return DK_COAP_NOT_ACCEPTABLE;
-    struct cl_out out;
+    struct dk_cl_out out;
     return answer_read(c, p, WHO_BOOTSTRAP, 0, cf, resp, &out, now);
 }
 
@@ -1121,7 +1165,7 @@ static uint8_t bs_discover(struct dk_client *c, const struct dk_lwm2m_path *p,
     struct dk_client_impl *s = c->impl;
     if (p->len > 1)
         return DK_COAP_BAD_REQUEST;
-    if (p->len == 1 && !cl_obj_find(s, p->ids[0]))
+    if (p->len == 1 && !dk_cl_obj_find(s, p->ids[0]))
         return DK_COAP_NOT_FOUND;
     struct dk_buf b;
     dk_buf_init(&b, resp->buf, resp->cap);
@@ -1130,7 +1174,7 @@ static uint8_t bs_discover(struct dk_client *c, const struct dk_lwm2m_path *p,
         dk_buf_printf(&b, "lwm2m=\"%s\"", s->version);
         first = false;
     }
-    for (struct cl_obj *o = s->objs; o; o = o->next) {
+    for (struct dk_cl_obj *o = s->objs; o; o = o->next) {
         uint16_t oid = o->def->id;
         if (p->len == 1 && oid != p->ids[0])
             continue;
@@ -1141,18 +1185,18 @@ static uint8_t bs_discover(struct dk_client *c, const struct dk_lwm2m_path *p,
                 dk_buf_printf(&b, ";ver=%u.%u", o->def->ver_major, o->def->ver_minor);
             first = false;
         }
-        for (struct cl_inst *in = o->insts; in; in = in->next) {
+        for (struct dk_cl_inst *in = o->insts; in; in = in->next) {
             dk_buf_printf(&b, "%s</%u/%u>", first ? "" : ",", oid, in->iid);
             first = false;
             int64_t ssid;
-            if (oid == DK_LWM2M_OID_SECURITY && !cl_is_bs_account(s, in)) {
-                if (cl_get_int(s, 0, in->iid, 10, &ssid))
+            if (oid == DK_LWM2M_OID_SECURITY && !dk_cl_is_bs_account(s, in)) {
+                if (dk_cl_get_int(s, 0, in->iid, 10, &ssid))
                     dk_buf_printf(&b, ";ssid=%lld", (long long)ssid);
                 const uint8_t *u;
                 size_t n;
-                if (cl_get_bytes(s, 0, in->iid, 0, &u, &n))
+                if (dk_cl_get_bytes(s, 0, in->iid, 0, &u, &n))
                     bs_discover_uri(&b, u, n);
-            } else if (oid == DK_LWM2M_OID_SERVER && cl_get_int(s, 1, in->iid, 0, &ssid)) {
+            } else if (oid == DK_LWM2M_OID_SERVER && dk_cl_get_int(s, 1, in->iid, 0, &ssid)) {
                 dk_buf_printf(&b, ";ssid=%lld", (long long)ssid);
             }
         }
@@ -1170,13 +1214,14 @@ static void bs_request(struct dk_client *c, const struct dk_coap_req *req,
     dk_time_t now = req->now;
     const struct dk_coap_msg *m = req->msg;
     uint8_t code = DK_COAP_METHOD_NOT_ALLOWED;
-    if (!cl_bs_active(c->impl)) {
+    if (!dk_cl_bs_active(c->impl)) {
         resp->msg.code = DK_COAP_UNAUTHORIZED;
         return;
     }
-    cl_bs_touch(c, now);
+    dk_cl_bs_touch(c, now);
     if (is_bs_path) {
-        resp->msg.code = m->code == DK_COAP_POST ? cl_bs_finish(c, now) : DK_COAP_METHOD_NOT_ALLOWED;
+        resp->msg.code =
+            m->code == DK_COAP_POST ? dk_cl_bs_finish(c, now) : DK_COAP_METHOD_NOT_ALLOWED;
         return;
     }
     switch (m->code) {
@@ -1198,24 +1243,25 @@ static void bs_request(struct dk_client *c, const struct dk_coap_req *req,
     resp->msg.code = code;
 }
 
-/* ---- The CoAP handler ------------------------------------------------------------------------------ */
+/* ---- The CoAP handler
+ * ------------------------------------------------------------------------------ */
 
-void cl_handler(struct dk_coap_ep *ep, void *user, const struct dk_coap_req *req,
-                struct dk_coap_resp *resp)
+void dk_cl_handler(struct dk_coap_ep *ep, void *user, const struct dk_coap_req *req,
+                   struct dk_coap_resp *resp)
 {
     struct dk_client *c = user;
     struct dk_client_impl *s = c->impl;
-    struct cl_server *srv = NULL;
+    struct dk_cl_server *srv = NULL;
     bool is_bs = false;
     uint16_t ssid = 0;
-    if (!cl_peer_lookup(s, req->peer, &srv, &is_bs)) {
+    if (!dk_cl_peer_lookup(s, req->peer, &srv, &is_bs)) {
         if (!s->cfg->serve_any_peer) {
             resp->msg.code = DK_COAP_UNAUTHORIZED;
             return;
         }
-        struct cl_obj *so = cl_obj_find(s, DK_LWM2M_OID_SERVER);
+        struct dk_cl_obj *so = dk_cl_obj_find(s, DK_LWM2M_OID_SERVER);
         int64_t v;
-        if (so && so->insts && cl_get_int(s, 1, so->insts->iid, 0, &v))
+        if (so && so->insts && dk_cl_get_int(s, 1, so->insts->iid, 0, &v))
             ssid = (uint16_t)v;
     } else if (srv) {
         ssid = srv->ssid;
@@ -1246,9 +1292,9 @@ void cl_handler(struct dk_coap_ep *ep, void *user, const struct dk_coap_req *req
     dm_request(c, req, &p, ssid, resp);
 }
 
-void cl_coap_event(struct dk_coap_ep *ep, void *user, const struct dk_coap_event *ev)
+void dk_cl_coap_event(struct dk_coap_ep *ep, void *user, const struct dk_coap_event *ev)
 {
     struct dk_client *c = user;
     if (ev->type == DK_COAP_EV_OBSERVE_END)
-        cl_obs_remove(c->impl, ev->observe_id);
+        dk_cl_obs_remove(c->impl, ev->observe_id);
 }

@@ -17,14 +17,14 @@ static enum dk_client_state compute_state(struct dk_client_impl *s)
         return DK_CLIENT_STOPPING;
     if (s->bs.st != BS_OFF)
         return DK_CLIENT_BOOTSTRAPPING;
-    for (struct cl_server *v = s->servers; v; v = v->next)
+    for (struct dk_cl_server *v = s->servers; v; v = v->next)
         if (v->st == REG_OK || v->st == REG_UPDATING)
             return DK_CLIENT_REGISTERED;
     return DK_CLIENT_REGISTERING;
 }
 
-void cl_event(struct dk_client *c, enum dk_client_event_type type, uint16_t ssid, int reason,
-              dk_time_t delay, const struct dk_lwm2m_path *path)
+void dk_cl_event(struct dk_client *c, enum dk_client_event_type type, uint16_t ssid, int reason,
+                 dk_time_t delay, const struct dk_lwm2m_path *path)
 {
     struct dk_client_impl *s = c->impl;
     const struct dk_client_callbacks *cb = &s->cfg->cbs;
@@ -49,21 +49,20 @@ static void sync_state(struct dk_client *c)
     enum dk_client_state st = compute_state(s);
     if (st == s->state)
         return;
-    dk_info(s->cfg->log, MOD, "%s -> %s", dk_client_state_name(s->state),
-            dk_client_state_name(st));
+    dk_info(s->cfg->log, MOD, "%s -> %s", dk_client_state_name(s->state), dk_client_state_name(st));
     s->state = st;
-    cl_event(c, DK_CLIENT_EV_STATE, 0, 0, 0, NULL);
+    dk_cl_event(c, DK_CLIENT_EV_STATE, 0, 0, 0, NULL);
 }
 
 /* ---- Accounts ------------------------------------------------------------------------------ */
 
-struct cl_inst *cl_bs_account_find(struct dk_client_impl *s)
+struct dk_cl_inst *dk_cl_bs_account_find(struct dk_client_impl *s)
 {
-    struct cl_obj *o = cl_obj_find(s, DK_LWM2M_OID_SECURITY);
-    for (struct cl_inst *in = o ? o->insts : NULL; in; in = in->next) {
+    struct dk_cl_obj *o = dk_cl_obj_find(s, DK_LWM2M_OID_SECURITY);
+    for (struct dk_cl_inst *in = o ? o->insts : NULL; in; in = in->next) {
         const uint8_t *u;
         size_t n;
-        if (cl_is_bs_account(s, in) && cl_get_bytes(s, 0, in->iid, 0, &u, &n) && n > 0)
+        if (dk_cl_is_bs_account(s, in) && dk_cl_get_bytes(s, 0, in->iid, 0, &u, &n) && n > 0)
             return in;
     }
     return NULL;
@@ -79,18 +78,18 @@ static bool nonempty(struct dk_client_impl *s, uint16_t iid, uint16_t rid)
 {
     const uint8_t *p;
     size_t n;
-    return cl_get_bytes(s, 0, iid, rid, &p, &n) && n > 0;
+    return dk_cl_get_bytes(s, 0, iid, rid, &p, &n) && n > 0;
 }
 
 /* Whether the credentials of a /0 instance are complete for its mode. */
-static bool security_usable(struct dk_client_impl *s, const struct cl_inst *sec)
+static bool security_usable(struct dk_client_impl *s, const struct dk_cl_inst *sec)
 {
     const uint8_t *u;
     size_t n;
     int64_t mode;
-    if (!cl_get_bytes(s, 0, sec->iid, 0, &u, &n) || n >= URI_MAX)
+    if (!dk_cl_get_bytes(s, 0, sec->iid, 0, &u, &n) || n >= URI_MAX)
         return false;
-    if (!cl_get_int(s, 0, sec->iid, 2, &mode))
+    if (!dk_cl_get_int(s, 0, sec->iid, 2, &mode))
         return false;
     switch (mode) {
     case DK_CLIENT_SEC_NOSEC:
@@ -98,25 +97,24 @@ static bool security_usable(struct dk_client_impl *s, const struct cl_inst *sec)
     case DK_CLIENT_SEC_PSK:
     case DK_CLIENT_SEC_RPK:
     case DK_CLIENT_SEC_CERT:
-        return has_prefix(u, n, "coaps://") && nonempty(s, sec->iid, 3) &&
-               nonempty(s, sec->iid, 5);
+        return has_prefix(u, n, "coaps://") && nonempty(s, sec->iid, 3) && nonempty(s, sec->iid, 5);
     default:
         return false;
     }
 }
 
-static bool account(struct dk_client_impl *s, const struct cl_inst *sec, uint16_t *ssid,
+static bool account(struct dk_client_impl *s, const struct dk_cl_inst *sec, uint16_t *ssid,
                     uint16_t *srv_iid)
 {
-    if (cl_is_bs_account(s, sec) || !security_usable(s, sec))
+    if (dk_cl_is_bs_account(s, sec) || !security_usable(s, sec))
         return false;
     int64_t id;
-    if (!cl_get_int(s, 0, sec->iid, 10, &id) || id < 1 || id > DK_LWM2M_ID_MAX)
+    if (!dk_cl_get_int(s, 0, sec->iid, 10, &id) || id < 1 || id > DK_LWM2M_ID_MAX)
         return false;
-    struct cl_obj *so = cl_obj_find(s, DK_LWM2M_OID_SERVER);
-    for (struct cl_inst *in = so ? so->insts : NULL; in; in = in->next) {
+    struct dk_cl_obj *so = dk_cl_obj_find(s, DK_LWM2M_OID_SERVER);
+    for (struct dk_cl_inst *in = so ? so->insts : NULL; in; in = in->next) {
         int64_t v;
-        if (cl_get_int(s, 1, in->iid, 0, &v) && v == id) {
+        if (dk_cl_get_int(s, 1, in->iid, 0, &v) && v == id) {
             *ssid = (uint16_t)id;
             *srv_iid = in->iid;
             return true;
@@ -125,7 +123,7 @@ static bool account(struct dk_client_impl *s, const struct cl_inst *sec, uint16_
     return false;
 }
 
-uint16_t cl_account_ssid(struct dk_client_impl *s, const struct cl_inst *sec)
+uint16_t dk_cl_account_ssid(struct dk_client_impl *s, const struct dk_cl_inst *sec)
 {
     uint16_t ssid = 0, srv = 0;
     return account(s, sec, &ssid, &srv) ? ssid : 0;
@@ -134,23 +132,23 @@ uint16_t cl_account_ssid(struct dk_client_impl *s, const struct cl_inst *sec)
 static size_t usable_accounts(struct dk_client_impl *s)
 {
     size_t n = 0;
-    struct cl_obj *o = cl_obj_find(s, DK_LWM2M_OID_SECURITY);
-    for (struct cl_inst *in = o ? o->insts : NULL; in; in = in->next)
-        n += cl_account_ssid(s, in) != 0;
+    struct dk_cl_obj *o = dk_cl_obj_find(s, DK_LWM2M_OID_SECURITY);
+    for (struct dk_cl_inst *in = o ? o->insts : NULL; in; in = in->next)
+        n += dk_cl_account_ssid(s, in) != 0;
     return n;
 }
 
-struct cl_server *cl_server_by_ssid(struct dk_client_impl *s, uint16_t ssid)
+struct dk_cl_server *dk_cl_server_by_ssid(struct dk_client_impl *s, uint16_t ssid)
 {
-    for (struct cl_server *v = s->servers; v; v = v->next)
+    for (struct dk_cl_server *v = s->servers; v; v = v->next)
         if (v->ssid == ssid)
             return v;
     return NULL;
 }
 
-static struct cl_server *server_by_iid(struct dk_client_impl *s, uint16_t srv_iid)
+static struct dk_cl_server *server_by_iid(struct dk_client_impl *s, uint16_t srv_iid)
 {
-    for (struct cl_server *v = s->servers; v; v = v->next)
+    for (struct dk_cl_server *v = s->servers; v; v = v->next)
         if (v->srv_iid == srv_iid)
             return v;
     return NULL;
@@ -158,13 +156,13 @@ static struct cl_server *server_by_iid(struct dk_client_impl *s, uint16_t srv_ii
 
 /* ---- Transports ----------------------------------------------------------------------------- */
 
-static void link_reset(struct cl_link *l)
+static void link_reset(struct dk_cl_link *l)
 {
     memset(l, 0, sizeof *l);
     l->close_at = DK_TIME_NEVER;
 }
 
-static int link_open(struct dk_client *c, struct cl_link *l, enum dk_client_server_kind kind,
+static int link_open(struct dk_client *c, struct dk_cl_link *l, enum dk_client_server_kind kind,
                      uint16_t ssid, uint16_t sec_iid)
 {
     struct dk_client_impl *s = c->impl;
@@ -174,21 +172,20 @@ static int link_open(struct dk_client *c, struct cl_link *l, enum dk_client_serv
     const uint8_t *u;
     size_t n;
     int64_t mode = DK_CLIENT_SEC_NOSEC;
-    if (!cl_get_bytes(s, 0, sec_iid, 0, &u, &n) || n == 0 || n >= sizeof uri ||
-        memchr(u, 0, n))
+    if (!dk_cl_get_bytes(s, 0, sec_iid, 0, &u, &n) || n == 0 || n >= sizeof uri || memchr(u, 0, n))
         return DK_EINVAL;
     memcpy(uri, u, n);
     uri[n] = 0;
-    cl_get_int(s, 0, sec_iid, 2, &mode);
+    dk_cl_get_int(s, 0, sec_iid, 2, &mode);
     t.id = ++s->next_tid ? s->next_tid : ++s->next_tid;
     t.kind = kind;
     t.ssid = ssid;
     t.security_iid = sec_iid;
     t.uri = uri;
     t.sec.mode = (enum dk_client_sec_mode)mode;
-    cl_get_bytes(s, 0, sec_iid, 3, &t.sec.identity, &t.sec.identity_len);
-    cl_get_bytes(s, 0, sec_iid, 4, &t.sec.server_key, &t.sec.server_key_len);
-    cl_get_bytes(s, 0, sec_iid, 5, &t.sec.secret, &t.sec.secret_len);
+    dk_cl_get_bytes(s, 0, sec_iid, 3, &t.sec.identity, &t.sec.identity_len);
+    dk_cl_get_bytes(s, 0, sec_iid, 4, &t.sec.server_key, &t.sec.server_key_len);
+    dk_cl_get_bytes(s, 0, sec_iid, 5, &t.sec.secret, &t.sec.secret_len);
     link_reset(l);
     l->st = LINK_OPENING;
     l->id = t.id;
@@ -205,7 +202,7 @@ static int link_open(struct dk_client *c, struct cl_link *l, enum dk_client_serv
 
 /* Closes a transport now: its CoAP state goes, the program is told. The
  * owner clears its exchange id first so DK_ECLOSED callbacks are ignored. */
-static void link_close(struct dk_client *c, struct cl_link *l, dk_time_t now)
+static void link_close(struct dk_client *c, struct dk_cl_link *l, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     if (l->st == LINK_NONE)
@@ -222,8 +219,8 @@ static void link_close(struct dk_client *c, struct cl_link *l, dk_time_t now)
     s->in_cb--;
 }
 
-bool cl_peer_lookup(struct dk_client_impl *s, const struct dk_addr *peer, struct cl_server **srv,
-                    bool *is_bs)
+bool dk_cl_peer_lookup(struct dk_client_impl *s, const struct dk_addr *peer,
+                       struct dk_cl_server **srv, bool *is_bs)
 {
     *srv = NULL;
     *is_bs = false;
@@ -231,7 +228,7 @@ bool cl_peer_lookup(struct dk_client_impl *s, const struct dk_addr *peer, struct
         *is_bs = true;
         return true;
     }
-    for (struct cl_server *v = s->servers; v; v = v->next) {
+    for (struct dk_cl_server *v = s->servers; v; v = v->next) {
         if (v->link.st == LINK_UP && dk_addr_equal(&v->link.peer, peer)) {
             *srv = v;
             return true;
@@ -240,13 +237,13 @@ bool cl_peer_lookup(struct dk_client_impl *s, const struct dk_addr *peer, struct
     return false;
 }
 
-static struct cl_link *link_by_id(struct dk_client_impl *s, uint32_t id)
+static struct dk_cl_link *link_by_id(struct dk_client_impl *s, uint32_t id)
 {
     if (id == 0)
         return NULL;
     if (s->bs.link.st != LINK_NONE && s->bs.link.id == id)
         return &s->bs.link;
-    for (struct cl_server *v = s->servers; v; v = v->next)
+    for (struct dk_cl_server *v = s->servers; v; v = v->next)
         if (v->link.st != LINK_NONE && v->link.id == id)
             return &v->link;
     return NULL;
@@ -255,9 +252,9 @@ static struct cl_link *link_by_id(struct dk_client_impl *s, uint32_t id)
 static void on_response(struct dk_coap_ep *ep, void *user, uint32_t id,
                         const struct dk_coap_result *res);
 
-static int request(struct dk_client *c, const struct cl_link *l, uint8_t method,
-                   const char *path, const char *query, int cf, const uint8_t *payload,
-                   size_t len, uint32_t *xid)
+static int request(struct dk_client *c, const struct dk_cl_link *l, uint8_t method,
+                   const char *path, const char *query, int cf, const uint8_t *payload, size_t len,
+                   uint32_t *xid)
 {
     struct dk_client_impl *s = c->impl;
     struct dk_coap_client_req r;
@@ -271,35 +268,38 @@ static int request(struct dk_client *c, const struct cl_link *l, uint8_t method,
     return dk_coap_ep_request(&s->ep, &l->peer, &r, s->now, xid);
 }
 
-/* ---- Bootstrap -------------------------------------------------------------------------------- */
+/* ---- Bootstrap --------------------------------------------------------------------------------
+ */
 
 static dk_time_t jitter(struct dk_client_impl *s, dk_time_t d)
 {
     if (d < 8)
         return d;
     dk_time_t j = d / 8;
-    return d + (dk_time_t)dk_rng_uniform(s->cfg->rng, j > UINT32_MAX ? UINT32_MAX : (uint32_t)j + 1);
+    if (j >= UINT32_MAX)
+        j = UINT32_MAX - 1;
+    return d + (dk_time_t)dk_rng_uniform(s->cfg->rng, (uint32_t)j + 1);
 }
 
 static void servers_drop(struct dk_client *c, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     while (s->servers) {
-        struct cl_server *v = s->servers;
+        struct dk_cl_server *v = s->servers;
         s->servers = v->next;
         if (v->xid)
             dk_coap_ep_cancel(&s->ep, v->xid, now);
         v->xid = 0;
-        cl_obs_drop_server(c, v->ssid);
+        dk_cl_obs_drop_server(c, v->ssid);
         link_close(c, &v->link, now);
-        cl_free(s, v);
+        dk_cl_free(s, v);
     }
 }
 
 static int bootstrap_start(struct dk_client *c, dk_time_t delay, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
-    struct cl_inst *acc = cl_bs_account_find(s);
+    struct dk_cl_inst *acc = dk_cl_bs_account_find(s);
     if (!acc)
         return DK_ENOTFOUND;
     servers_drop(c, now);
@@ -313,7 +313,7 @@ static int bootstrap_start(struct dk_client *c, dk_time_t delay, dk_time_t now)
     s->bs.backoff = s->cfg->bs_backoff_min_ms;
     s->bs.attempts = 0;
     dk_info(s->cfg->log, MOD, "no usable server account: bootstrap");
-    cl_event(c, DK_CLIENT_EV_FACTORY_MODE, 0, 0, 0, NULL);
+    dk_cl_event(c, DK_CLIENT_EV_FACTORY_MODE, 0, 0, 0, NULL);
     return 0;
 }
 
@@ -329,17 +329,17 @@ static void bs_fail(struct dk_client *c, int reason, dk_time_t now)
                                                                   : s->bs.backoff * 2;
     s->bs.st = BS_WAIT;
     s->bs.timer = now + d;
-    dk_info(s->cfg->log, MOD, "bootstrap attempt %u failed (%s); next in %lld ms",
-            s->bs.attempts, dk_strerror(reason), (long long)d);
-    cl_event(c, DK_CLIENT_EV_BOOTSTRAP_FAILED, 0, reason, d, NULL);
+    dk_info(s->cfg->log, MOD, "bootstrap attempt %u failed (%s); next in %lld ms", s->bs.attempts,
+            dk_strerror(reason), (long long)d);
+    dk_cl_event(c, DK_CLIENT_EV_BOOTSTRAP_FAILED, 0, reason, d, NULL);
 }
 
-bool cl_bs_active(struct dk_client_impl *s)
+bool dk_cl_bs_active(struct dk_client_impl *s)
 {
     return s->bs.st == BS_REQUEST || s->bs.st == BS_PROVISION;
 }
 
-void cl_bs_touch(struct dk_client *c, dk_time_t now)
+void dk_cl_bs_touch(struct dk_client *c, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     s->bs.st = BS_PROVISION;
@@ -382,19 +382,19 @@ static void bs_response(struct dk_client *c, const struct dk_coap_result *res, d
         bs_fail(c, DK_EPERM, now);
         return;
     }
-    cl_bs_touch(c, now);
+    dk_cl_bs_touch(c, now);
 }
 
 static void servers_build(struct dk_client *c, dk_time_t now);
 
-uint8_t cl_bs_finish(struct dk_client *c, dk_time_t now)
+uint8_t dk_cl_bs_finish(struct dk_client *c, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     if (usable_accounts(s) == 0) {
         dk_warn(s->cfg->log, MOD, "Bootstrap-Finish without a usable server account: 4.06");
         return DK_COAP_NOT_ACCEPTABLE;
     }
-    if (cl_persist(c))
+    if (dk_cl_persist(c))
         return DK_COAP_INTERNAL_SERVER_ERROR;
     if (s->bs.xid)
         dk_coap_ep_cancel(&s->ep, s->bs.xid, now);
@@ -404,7 +404,7 @@ uint8_t cl_bs_finish(struct dk_client *c, dk_time_t now)
     s->bs.link.close_at = now + BS_LINGER_MS; /* the 2.04 may need repeating */
     s->acl_dirty = true;
     dk_info(s->cfg->log, MOD, "Bootstrap-Finish accepted");
-    cl_event(c, DK_CLIENT_EV_BOOTSTRAPPED, 0, 0, 0, NULL);
+    dk_cl_event(c, DK_CLIENT_EV_BOOTSTRAPPED, 0, 0, 0, NULL);
     servers_build(c, now);
     s->kick = true;
     return DK_COAP_CHANGED;
@@ -441,33 +441,44 @@ static void bs_step(struct dk_client *c, dk_time_t now)
     }
 }
 
-/* ---- Registration ------------------------------------------------------------------------------ */
+/* ---- Registration ------------------------------------------------------------------------------
+ */
 
-static uint32_t srv_uint(struct dk_client_impl *s, struct cl_server *v, uint16_t rid,
+static uint32_t srv_uint(struct dk_client_impl *s, struct dk_cl_server *v, uint16_t rid,
                          uint32_t dflt)
 {
     int64_t x;
-    if (cl_get_int(s, DK_LWM2M_OID_SERVER, v->srv_iid, rid, &x) && x >= 0 && x <= UINT32_MAX)
+    if (dk_cl_get_int(s, DK_LWM2M_OID_SERVER, v->srv_iid, rid, &x) && x >= 0 && x <= UINT32_MAX)
         return (uint32_t)x;
     return dflt;
 }
 
-static uint32_t srv_lifetime(struct dk_client_impl *s, struct cl_server *v)
+static uint32_t srv_lifetime(struct dk_client_impl *s, struct dk_cl_server *v)
 {
     uint32_t lt = srv_uint(s, v, 1, s->cfg->lifetime_s);
     return lt ? lt : s->cfg->lifetime_s;
 }
 
-static void srv_binding(struct dk_client_impl *s, struct cl_server *v, char *out, size_t cap)
+static void srv_binding(struct dk_client_impl *s, struct dk_cl_server *v, char *out, size_t cap)
 {
     const uint8_t *p;
     size_t n;
-    if (cl_get_bytes(s, DK_LWM2M_OID_SERVER, v->srv_iid, 7, &p, &n) && n > 0 && n < cap) {
+    if (dk_cl_get_bytes(s, DK_LWM2M_OID_SERVER, v->srv_iid, 7, &p, &n) && n > 0 && n < cap) {
         memcpy(out, p, n);
         out[n] = 0;
     } else {
         snprintf(out, cap, "%s", s->binding);
     }
+}
+
+/* Room for object_list(): the root link, per object "</65534>;ver=255.255,"
+ * and per instance "</65534/65534>,". */
+static size_t object_list_bound(struct dk_client_impl *s)
+{
+    size_t n = 48;
+    for (struct dk_cl_obj *o = s->objs; o; o = o->next)
+        n += 24;
+    return n + 18 * s->ninst;
 }
 
 /* The object list of Register and Update (the Security object is not listed). */
@@ -484,7 +495,7 @@ static int object_list(struct dk_client_impl *s, struct dk_buf *b)
     l.attrs.ct[0] = DK_LWM2M_CF_TLV;
     l.attrs.n_ct = 1;
     int rc = dk_lwm2m_link_write(&lw, &l);
-    for (struct cl_obj *o = s->objs; !rc && o; o = o->next) {
+    for (struct dk_cl_obj *o = s->objs; !rc && o; o = o->next) {
         if (o->def->id == DK_LWM2M_OID_SECURITY)
             continue;
         bool ver = o->def->ver_major != 1 || o->def->ver_minor != 0;
@@ -499,7 +510,7 @@ static int object_list(struct dk_client_impl *s, struct dk_buf *b)
             }
             rc = dk_lwm2m_link_write(&lw, &l);
         }
-        for (struct cl_inst *in = o->insts; !rc && in; in = in->next) {
+        for (struct dk_cl_inst *in = o->insts; !rc && in; in = in->next) {
             struct dk_lwm2m_path p = dk_lwm2m_path_inst(o->def->id, in->iid);
             rc = dk_lwm2m_link_write_path(&lw, &p, NULL);
         }
@@ -507,22 +518,24 @@ static int object_list(struct dk_client_impl *s, struct dk_buf *b)
     return rc;
 }
 
-static void reg_fail(struct dk_client *c, struct cl_server *v, int reason, dk_time_t now);
+static void reg_fail(struct dk_client *c, struct dk_cl_server *v, int reason, dk_time_t now);
 
-static void reg_send(struct dk_client *c, struct cl_server *v, dk_time_t now)
+static void reg_send(struct dk_client *c, struct dk_cl_server *v, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     char q[300];
     v->lifetime_s = srv_lifetime(s, v);
     srv_binding(s, v, v->binding, sizeof v->binding);
-    snprintf(q, sizeof q, "ep=%s&lt=%u&lwm2m=%s&b=%s", s->cfg->endpoint, v->lifetime_s,
-             s->version, v->binding);
+    snprintf(q, sizeof q, "ep=%s&lt=%u&lwm2m=%s&b=%s", s->cfg->endpoint, v->lifetime_s, s->version,
+             v->binding);
     struct dk_buf b;
-    dk_buf_init(&b, s->scratch2, s->cfg->max_payload);
-    int rc = object_list(s, &b);
+    size_t cap = object_list_bound(s);
+    uint8_t *mem = dk_cl_alloc(s, cap);
+    dk_buf_init(&b, mem, mem ? cap : 0);
+    int rc = mem ? object_list(s, &b) : DK_ENOMEM;
     if (!rc)
-        rc = request(c, &v->link, DK_COAP_POST, "/rd", q, DK_LWM2M_CF_LINK, b.data, b.len,
-                     &v->xid);
+        rc = request(c, &v->link, DK_COAP_POST, "/rd", q, DK_LWM2M_CF_LINK, b.data, b.len, &v->xid);
+    dk_cl_free(s, mem);
     if (rc) {
         v->xid = 0;
         reg_fail(c, v, rc, now);
@@ -533,7 +546,7 @@ static void reg_send(struct dk_client *c, struct cl_server *v, dk_time_t now)
     dk_info(s->cfg->log, MOD, "Register with server %u sent", v->ssid);
 }
 
-static void update_send(struct dk_client *c, struct cl_server *v, dk_time_t now)
+static void update_send(struct dk_client *c, struct dk_cl_server *v, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     char q[64] = "";
@@ -549,11 +562,16 @@ static void update_send(struct dk_client *c, struct cl_server *v, dk_time_t now)
         dk_buf_printf(&qb, "%sb=%s", qb.len ? "&" : "", bind);
     q[qb.len] = 0;
     struct dk_buf b;
-    dk_buf_init(&b, s->scratch2, s->cfg->max_payload);
-    int rc = v->upd_objects ? object_list(s, &b) : 0;
+    size_t cap = v->upd_objects ? object_list_bound(s) : 0;
+    uint8_t *mem = cap ? dk_cl_alloc(s, cap) : NULL;
+    dk_buf_init(&b, mem, mem ? cap : 0);
+    int rc = cap && !mem ? DK_ENOMEM : 0;
+    if (!rc && v->upd_objects)
+        rc = object_list(s, &b);
     if (!rc)
         rc = request(c, &v->link, DK_COAP_POST, v->location, qb.len ? q : NULL,
                      v->upd_objects ? DK_LWM2M_CF_LINK : -1, b.data, b.len, &v->xid);
+    dk_cl_free(s, mem);
     if (rc) {
         v->xid = 0;
         reg_fail(c, v, rc, now);
@@ -566,7 +584,7 @@ static void update_send(struct dk_client *c, struct cl_server *v, dk_time_t now)
     dk_debug(s->cfg->log, MOD, "Update to server %u sent", v->ssid);
 }
 
-static void schedule_update(struct dk_client_impl *s, struct cl_server *v, dk_time_t now)
+static void schedule_update(struct dk_client_impl *s, struct dk_cl_server *v, dk_time_t now)
 {
     dk_time_t d = (dk_time_t)v->lifetime_s * s->cfg->update_fraction_pm; /* ms */
     if (d < 1000)
@@ -574,13 +592,13 @@ static void schedule_update(struct dk_client_impl *s, struct cl_server *v, dk_ti
     v->timer = now + d;
 }
 
-static void reg_fail(struct dk_client *c, struct cl_server *v, int reason, dk_time_t now)
+static void reg_fail(struct dk_client *c, struct dk_cl_server *v, int reason, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     if (v->xid)
         dk_coap_ep_cancel(&s->ep, v->xid, now);
     v->xid = 0;
-    cl_obs_drop_server(c, v->ssid);
+    dk_cl_obs_drop_server(c, v->ssid);
     link_close(c, &v->link, now);
     v->failures++;
     unsigned retries = srv_uint(s, v, 17, s->cfg->reg_retries);
@@ -590,15 +608,15 @@ static void reg_fail(struct dk_client *c, struct cl_server *v, int reason, dk_ti
     dk_time_t delay;
     if (v->failures >= (retries ? retries : 1)) {
         bool bs_on_failure = true;
-        cl_get_bool(s, DK_LWM2M_OID_SERVER, v->srv_iid, 16, &bs_on_failure);
+        dk_cl_get_bool(s, DK_LWM2M_OID_SERVER, v->srv_iid, 16, &bs_on_failure);
         bool any_ok = false;
-        for (struct cl_server *w = s->servers; w; w = w->next)
+        for (struct dk_cl_server *w = s->servers; w; w = w->next)
             any_ok |= w->st == REG_OK || w->st == REG_UPDATING;
-        if (bs_on_failure && !any_ok && cl_bs_account_find(s) && s->stopping == STOP_NONE) {
+        if (bs_on_failure && !any_ok && dk_cl_bs_account_find(s) && s->stopping == STOP_NONE) {
             dk_warn(s->cfg->log, MOD, "registration with server %u failed %u times: bootstrap",
                     v->ssid, v->failures);
             v->st = REG_WAIT;
-            cl_event(c, DK_CLIENT_EV_REG_FAILED, v->ssid, reason, 0, NULL);
+            dk_cl_event(c, DK_CLIENT_EV_REG_FAILED, v->ssid, reason, 0, NULL);
             s->bs_pending = true;
             return;
         }
@@ -611,22 +629,38 @@ static void reg_fail(struct dk_client *c, struct cl_server *v, int reason, dk_ti
     }
     v->st = REG_WAIT;
     v->timer = now + delay;
-    dk_info(s->cfg->log, MOD, "registration with server %u failed (%s); retry in %lld ms",
-            v->ssid, dk_strerror(reason), (long long)delay);
-    cl_event(c, DK_CLIENT_EV_REG_FAILED, v->ssid, reason, delay, NULL);
+    dk_info(s->cfg->log, MOD, "registration with server %u failed (%s); retry in %lld ms", v->ssid,
+            dk_strerror(reason), (long long)delay);
+    dk_cl_event(c, DK_CLIENT_EV_REG_FAILED, v->ssid, reason, delay, NULL);
 }
 
-static void dereg_done(struct dk_client *c, struct cl_server *v, int reason, dk_time_t now)
+static void dereg_done(struct dk_client *c, struct dk_cl_server *v, int reason, dk_time_t now)
 {
+    if (v->disabling && c->impl->stopping == STOP_NONE) {
+        /* Disabled: back after the Disable Timeout, on a fresh transport. */
+        v->disabling = false;
+        v->xid = 0;
+        v->location[0] = 0;
+        v->st = REG_WAIT;
+        v->timer = now + v->disable_ms;
+        v->failures = 0;
+        dk_cl_obs_drop_server(c, v->ssid);
+        link_close(c, &v->link, now);
+        dk_info(c->impl->cfg->log, MOD, "server %u disabled for %lld ms", v->ssid,
+                (long long)v->disable_ms);
+        dk_cl_event(c, DK_CLIENT_EV_DEREGISTERED, v->ssid, reason, v->disable_ms, NULL);
+        return;
+    }
+    v->disabling = false;
     v->st = REG_DONE;
     v->xid = 0;
     v->location[0] = 0;
     v->link.close_at = now;
-    cl_event(c, DK_CLIENT_EV_DEREGISTERED, v->ssid, reason, 0, NULL);
+    dk_cl_event(c, DK_CLIENT_EV_DEREGISTERED, v->ssid, reason, 0, NULL);
 }
 
-static void reg_response(struct dk_client *c, struct cl_server *v, const struct dk_coap_result *res,
-                         dk_time_t now)
+static void reg_response(struct dk_client *c, struct dk_cl_server *v,
+                         const struct dk_coap_result *res, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     v->xid = 0;
@@ -641,8 +675,8 @@ static void reg_response(struct dk_client *c, struct cl_server *v, const struct 
             v->registered_once = true;
             schedule_update(s, v, now);
             dk_info(s->cfg->log, MOD, "registered with server %u at %s", v->ssid, v->location);
-            cl_event(c, DK_CLIENT_EV_REGISTERED, v->ssid, 0, 0, NULL);
-            cl_obs_refresh(c);
+            dk_cl_event(c, DK_CLIENT_EV_REGISTERED, v->ssid, 0, 0, NULL);
+            dk_cl_obs_refresh(c);
         } else {
             reg_fail(c, v, res->status ? res->status : DK_EPERM, now);
         }
@@ -682,7 +716,7 @@ static void on_response(struct dk_coap_ep *ep, void *user, uint32_t id,
         bs_response(c, res, s->now);
         return;
     }
-    for (struct cl_server *v = s->servers; v; v = v->next) {
+    for (struct dk_cl_server *v = s->servers; v; v = v->next) {
         if (v->xid == id) {
             reg_response(c, v, res, s->now);
             return;
@@ -690,14 +724,14 @@ static void on_response(struct dk_coap_ep *ep, void *user, uint32_t id,
     }
 }
 
-static void dereg_start(struct dk_client *c, struct cl_server *v, dk_time_t now)
+static void dereg_start(struct dk_client *c, struct dk_cl_server *v, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     if (v->xid)
         dk_coap_ep_cancel(&s->ep, v->xid, now);
     v->xid = 0;
-    bool registered = (v->st == REG_OK || v->st == REG_UPDATING) && v->link.st == LINK_UP &&
-                      v->location[0];
+    bool registered =
+        (v->st == REG_OK || v->st == REG_UPDATING) && v->link.st == LINK_UP && v->location[0];
     if (!registered) {
         v->st = REG_DONE;
         v->link.close_at = now;
@@ -713,7 +747,7 @@ static void dereg_start(struct dk_client *c, struct cl_server *v, dk_time_t now)
     dk_info(s->cfg->log, MOD, "De-register from server %u sent", v->ssid);
 }
 
-static void server_step(struct dk_client *c, struct cl_server *v, dk_time_t now)
+static void server_step(struct dk_client *c, struct dk_cl_server *v, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     switch (v->st) {
@@ -736,7 +770,9 @@ static void server_step(struct dk_client *c, struct cl_server *v, dk_time_t now)
             reg_send(c, v, now);
         return;
     case REG_OK:
-        if (now >= v->timer || v->upd_objects || v->upd_lifetime || v->upd_binding)
+        if (v->disabling)
+            dereg_start(c, v, now);
+        else if (now >= v->timer || v->upd_objects || v->upd_lifetime || v->upd_binding)
             update_send(c, v, now);
         return;
     case REG_DEREG:
@@ -756,10 +792,10 @@ static void servers_build(struct dk_client *c, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     /* Drop servers whose account is gone. */
-    struct cl_server **pp = &s->servers;
+    struct dk_cl_server **pp = &s->servers;
     while (*pp) {
-        struct cl_server *v = *pp;
-        struct cl_inst *sec = cl_inst_get(s, DK_LWM2M_OID_SECURITY, v->sec_iid);
+        struct dk_cl_server *v = *pp;
+        struct dk_cl_inst *sec = dk_cl_inst_get(s, DK_LWM2M_OID_SECURITY, v->sec_iid);
         uint16_t ssid = 0, srv = 0;
         if (sec && account(s, sec, &ssid, &srv) && ssid == v->ssid) {
             v->srv_iid = srv;
@@ -770,16 +806,16 @@ static void servers_build(struct dk_client *c, dk_time_t now)
         if (v->xid)
             dk_coap_ep_cancel(&s->ep, v->xid, now);
         v->xid = 0;
-        cl_obs_drop_server(c, v->ssid);
+        dk_cl_obs_drop_server(c, v->ssid);
         link_close(c, &v->link, now);
-        cl_free(s, v);
+        dk_cl_free(s, v);
     }
-    struct cl_obj *o = cl_obj_find(s, DK_LWM2M_OID_SECURITY);
-    for (struct cl_inst *in = o ? o->insts : NULL; in; in = in->next) {
+    struct dk_cl_obj *o = dk_cl_obj_find(s, DK_LWM2M_OID_SECURITY);
+    for (struct dk_cl_inst *in = o ? o->insts : NULL; in; in = in->next) {
         uint16_t ssid = 0, srv = 0;
-        if (!account(s, in, &ssid, &srv) || cl_server_by_ssid(s, ssid))
+        if (!account(s, in, &ssid, &srv) || dk_cl_server_by_ssid(s, ssid))
             continue;
-        struct cl_server *v = cl_alloc(s, sizeof *v);
+        struct dk_cl_server *v = dk_cl_alloc(s, sizeof *v);
         if (!v) {
             dk_error(s->cfg->log, MOD, "no memory for server %u", ssid);
             continue;
@@ -798,12 +834,13 @@ static void servers_build(struct dk_client *c, dk_time_t now)
     }
 }
 
-/* ---- Hooks from the DM side ------------------------------------------------------------------- */
+/* ---- Hooks from the DM side -------------------------------------------------------------------
+ */
 
-void cl_server_param_changed(struct dk_client *c, uint16_t srv_iid, uint16_t rid)
+void dk_cl_server_param_changed(struct dk_client *c, uint16_t srv_iid, uint16_t rid)
 {
     struct dk_client_impl *s = c->impl;
-    struct cl_server *v = server_by_iid(s, srv_iid);
+    struct dk_cl_server *v = server_by_iid(s, srv_iid);
     if (rid == 2 || rid == 3) {
         s->refresh_pending = true;
     } else if (v && rid == 1) {
@@ -814,36 +851,48 @@ void cl_server_param_changed(struct dk_client *c, uint16_t srv_iid, uint16_t rid
     s->kick = true;
 }
 
-void cl_objects_changed(struct dk_client *c)
+void dk_cl_objects_changed(struct dk_client *c)
 {
     struct dk_client_impl *s = c->impl;
-    for (struct cl_server *v = s->servers; v; v = v->next)
+    for (struct dk_cl_server *v = s->servers; v; v = v->next)
         v->upd_objects = true;
     s->kick = true;
 }
 
-void cl_trigger_update(struct dk_client *c, uint16_t srv_iid)
+void dk_cl_trigger_update(struct dk_client *c, uint16_t srv_iid)
 {
     struct dk_client_impl *s = c->impl;
-    struct cl_server *v = server_by_iid(s, srv_iid);
+    struct dk_cl_server *v = server_by_iid(s, srv_iid);
     if (v && v->st == REG_OK)
         v->timer = s->now;
     s->kick = true;
 }
 
-void cl_trigger_bootstrap(struct dk_client *c)
+void dk_cl_trigger_disable(struct dk_client *c, uint16_t srv_iid)
+{
+    struct dk_client_impl *s = c->impl;
+    struct dk_cl_server *v = server_by_iid(s, srv_iid);
+    if (!v)
+        return;
+    v->disabling = true;
+    v->disable_ms = (dk_time_t)srv_uint(s, v, 5, 86400) * 1000;
+    s->kick = true;
+}
+
+void dk_cl_trigger_bootstrap(struct dk_client *c)
 {
     c->impl->bs_pending = true;
     c->impl->kick = true;
 }
 
-void cl_trigger_reset(struct dk_client *c)
+void dk_cl_trigger_reset(struct dk_client *c)
 {
     c->impl->reset_pending = true;
     c->impl->kick = true;
 }
 
-/* ---- Stop and factory reset ------------------------------------------------------------------- */
+/* ---- Stop and factory reset -------------------------------------------------------------------
+ */
 
 static void stop_begin(struct dk_client *c, enum stop_mode mode, dk_time_t now)
 {
@@ -856,7 +905,7 @@ static void stop_begin(struct dk_client *c, enum stop_mode mode, dk_time_t now)
     s->bs.st = BS_OFF;
     if (s->bs.link.st != LINK_NONE)
         s->bs.link.close_at = now;
-    for (struct cl_server *v = s->servers; v; v = v->next)
+    for (struct dk_cl_server *v = s->servers; v; v = v->next)
         dereg_start(c, v, now);
 }
 
@@ -864,7 +913,7 @@ static bool stop_done(struct dk_client_impl *s)
 {
     if (s->bs.link.st != LINK_NONE)
         return false;
-    for (struct cl_server *v = s->servers; v; v = v->next)
+    for (struct dk_cl_server *v = s->servers; v; v = v->next)
         if (v->st == REG_DEREG || v->link.st != LINK_NONE)
             return false;
     return true;
@@ -875,12 +924,12 @@ static void reset_finish(struct dk_client *c, dk_time_t now)
     struct dk_client_impl *s = c->impl;
     servers_drop(c, now);
     link_close(c, &s->bs.link, now);
-    cl_obs_clear(s);
-    cl_attr_clear(s);
-    int rc = cl_std_reset(c, now);
+    dk_cl_obs_clear(s);
+    dk_cl_attr_clear(s);
+    int rc = dk_cl_std_reset(c, now);
     if (rc)
         dk_error(s->cfg->log, MOD, "factory reset: restoring defaults: %s", dk_strerror(rc));
-    cl_std_led_apply(c);
+    dk_cl_std_led_apply(c);
     if (s->cfg->cbs.wipe) {
         s->in_cb++;
         rc = s->cfg->cbs.wipe(s->cfg->cbs.user);
@@ -892,14 +941,15 @@ static void reset_finish(struct dk_client *c, dk_time_t now)
     s->reset_pending = false;
     s->bs_pending = false;
     dk_info(s->cfg->log, MOD, "factory reset done");
-    cl_event(c, DK_CLIENT_EV_FACTORY_RESET, 0, 0, 0, NULL);
+    dk_cl_event(c, DK_CLIENT_EV_FACTORY_RESET, 0, 0, 0, NULL);
     if (bootstrap_start(c, s->cfg->bs_holdoff_ms, now)) {
         s->stopped = true;
-        cl_event(c, DK_CLIENT_EV_STOPPED, 0, 0, 0, NULL);
+        dk_cl_event(c, DK_CLIENT_EV_STOPPED, 0, 0, 0, NULL);
     }
 }
 
-/* ---- The driver loop ---------------------------------------------------------------------------- */
+/* ---- The driver loop ----------------------------------------------------------------------------
+ */
 
 static void link_events(struct dk_client *c, dk_time_t now)
 {
@@ -913,7 +963,7 @@ static void link_events(struct dk_client *c, dk_time_t now)
         else
             link_close(c, &s->bs.link, now);
     }
-    for (struct cl_server *v = s->servers; v; v = v->next) {
+    for (struct dk_cl_server *v = s->servers; v; v = v->next) {
         if (!v->link.ev_down)
             continue;
         int reason = v->link.down_reason;
@@ -948,7 +998,7 @@ static void pending_closes(struct dk_client *c, dk_time_t now)
         s->bs.xid = 0;
         link_close(c, &s->bs.link, now);
     }
-    for (struct cl_server *v = s->servers; v; v = v->next)
+    for (struct dk_cl_server *v = s->servers; v; v = v->next)
         if (v->link.st != LINK_NONE && now >= v->link.close_at && v->st == REG_DONE)
             link_close(c, &v->link, now);
 }
@@ -961,19 +1011,19 @@ static void step(struct dk_client *c, dk_time_t now)
         return;
     if (s->refresh_pending) {
         s->refresh_pending = false;
-        cl_obs_refresh(c);
+        dk_cl_obs_refresh(c);
     }
     if (s->reset_pending && s->stopping == STOP_NONE) {
         s->reset_pending = false;
         stop_begin(c, STOP_RESET, now);
     }
     if (s->stopping != STOP_NONE) {
-        for (struct cl_server *v = s->servers; v; v = v->next)
+        for (struct dk_cl_server *v = s->servers; v; v = v->next)
             server_step(c, v, now);
         pending_closes(c, now);
         bool done = stop_done(s);
         if (!done && now >= s->stop_deadline) {
-            for (struct cl_server *v = s->servers; v; v = v->next)
+            for (struct dk_cl_server *v = s->servers; v; v = v->next)
                 if (v->st == REG_DEREG)
                     dereg_done(c, v, DK_ETIMEDOUT, now);
             servers_drop(c, now);
@@ -987,7 +1037,7 @@ static void step(struct dk_client *c, dk_time_t now)
             s->stopping = STOP_NONE;
             s->stopped = true;
             sync_state(c);
-            cl_event(c, DK_CLIENT_EV_STOPPED, 0, 0, 0, NULL);
+            dk_cl_event(c, DK_CLIENT_EV_STOPPED, 0, 0, 0, NULL);
         }
         return;
     }
@@ -996,7 +1046,7 @@ static void step(struct dk_client *c, dk_time_t now)
         bootstrap_start(c, 0, now);
     }
     bs_step(c, now);
-    for (struct cl_server *v = s->servers; v; v = v->next)
+    for (struct dk_cl_server *v = s->servers; v; v = v->next)
         server_step(c, v, now);
     pending_closes(c, now);
 }
@@ -1019,7 +1069,8 @@ static void drive(struct dk_client *c, dk_time_t now)
     }
 }
 
-/* ---- Public API ---------------------------------------------------------------------------------- */
+/* ---- Public API
+ * ---------------------------------------------------------------------------------- */
 
 void dk_client_config_init(struct dk_client_config *cfg)
 {
@@ -1055,8 +1106,8 @@ static bool endpoint_ok(const char *ep)
         return false;
     for (const char *p = ep; *p; p++) {
         char ch = *p;
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  ch == '-' || ch == '.' || ch == '_' || ch == '~';
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~';
         if (!ok)
             return false;
     }
@@ -1100,15 +1151,9 @@ int dk_client_setup(struct dk_client *c, const struct dk_client_config *cfg)
     int rc = dk_coap_ep_setup(&s->ep, s->ccfg);
     if (rc)
         goto fail;
-    dk_coap_ep_set_handler(&s->ep, cl_handler, c);
-    dk_coap_ep_set_event_cb(&s->ep, cl_coap_event, c);
-    s->scratch = cl_alloc(s, cfg->max_payload);
-    s->scratch2 = cl_alloc(s, cfg->max_payload);
-    if (!s->scratch || !s->scratch2) {
-        rc = DK_ENOMEM;
-        goto fail;
-    }
-    rc = cl_std_setup(c, 0);
+    dk_coap_ep_set_handler(&s->ep, dk_cl_handler, c);
+    dk_coap_ep_set_event_cb(&s->ep, dk_cl_coap_event, c);
+    rc = dk_cl_std_setup(c, 0);
     if (rc)
         goto fail;
     s->state = DK_CLIENT_IDLE;
@@ -1124,21 +1169,19 @@ void dk_client_free(struct dk_client *c)
         return;
     struct dk_client_impl *s = c->impl;
     while (s->servers) {
-        struct cl_server *v = s->servers;
+        struct dk_cl_server *v = s->servers;
         s->servers = v->next;
-        cl_free(s, v);
+        dk_cl_free(s, v);
     }
-    cl_obs_clear(s);
-    cl_attr_clear(s);
+    dk_cl_obs_clear(s);
+    dk_cl_attr_clear(s);
     while (s->objs) {
-        struct cl_obj *o = s->objs;
+        struct dk_cl_obj *o = s->objs;
         s->objs = o->next;
-        cl_obj_clear(s, o);
-        cl_free(s, o);
+        dk_cl_obj_clear(s, o);
+        dk_cl_free(s, o);
     }
-    cl_free(s, s->acls);
-    cl_free(s, s->scratch);
-    cl_free(s, s->scratch2);
+    dk_cl_free(s, s->acls);
     dk_coap_ep_free(&s->ep);
     const struct dk_alloc *a = s->alloc;
     dk_memzero(s, sizeof *s);
@@ -1153,12 +1196,12 @@ int dk_client_add_object(struct dk_client *c, const struct dk_client_object *obj
         return DK_EINVAL;
     if (s->started)
         return DK_ESTATE;
-    if (cl_obj_find(s, obj->def->id))
+    if (dk_cl_obj_find(s, obj->def->id))
         return DK_EEXIST;
     for (size_t i = 1; i < obj->def->n_res; i++)
         if (obj->def->res[i].id <= obj->def->res[i - 1].id)
             return DK_EINVAL;
-    struct cl_obj *o = cl_alloc(s, sizeof *o);
+    struct dk_cl_obj *o = dk_cl_alloc(s, sizeof *o);
     if (!o)
         return DK_ENOMEM;
     memset(o, 0, sizeof *o);
@@ -1166,7 +1209,7 @@ int dk_client_add_object(struct dk_client *c, const struct dk_client_object *obj
     o->ops = obj->ops;
     o->user = obj->user;
     o->flags = obj->flags;
-    struct cl_obj **pp = &s->objs;
+    struct dk_cl_obj **pp = &s->objs;
     while (*pp && (*pp)->def->id < obj->def->id)
         pp = &(*pp)->next;
     o->next = *pp;
@@ -1181,7 +1224,7 @@ int dk_client_load(struct dk_client *c, const struct dk_store_record *recs, size
         return DK_EINVAL;
     if (s->started)
         return DK_ESTATE;
-    return cl_load(c, recs, n);
+    return dk_cl_load(c, recs, n);
 }
 
 int dk_client_start(struct dk_client *c, dk_time_t now)
@@ -1193,10 +1236,10 @@ int dk_client_start(struct dk_client *c, dk_time_t now)
         return DK_ESTATE;
     s->now = now;
     bool on = false;
-    cl_get_bool(s, DK_LWM2M_OID_LIGHT_CONTROL, 0, 5850, &on);
+    dk_cl_get_bool(s, DK_LWM2M_OID_LIGHT_CONTROL, 0, 5850, &on);
     s->led_on = on;
     s->on_since = now;
-    cl_std_led_apply(c);
+    dk_cl_std_led_apply(c);
     s->started = true;
     if (usable_accounts(s) > 0) {
         servers_build(c, now);
@@ -1243,7 +1286,7 @@ int dk_client_bootstrap(struct dk_client *c, dk_time_t now)
     struct dk_client_impl *s = c->impl;
     if (!s || !s->started || s->stopped || s->stopping != STOP_NONE)
         return DK_ESTATE;
-    if (!cl_bs_account_find(s))
+    if (!dk_cl_bs_account_find(s))
         return DK_ENOTFOUND;
     s->now = now;
     s->bs_pending = true;
@@ -1251,16 +1294,16 @@ int dk_client_bootstrap(struct dk_client *c, dk_time_t now)
     return 0;
 }
 
-int dk_client_recv(struct dk_client *c, const struct dk_addr *peer, const uint8_t *data,
-                   size_t len, dk_time_t now)
+int dk_client_recv(struct dk_client *c, const struct dk_addr *peer, const uint8_t *data, size_t len,
+                   dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
     if (!s || !peer)
         return DK_EINVAL;
     s->now = now;
-    struct cl_server *v;
+    struct dk_cl_server *v;
     bool is_bs;
-    if (!cl_peer_lookup(s, peer, &v, &is_bs) && !s->cfg->serve_any_peer)
+    if (!dk_cl_peer_lookup(s, peer, &v, &is_bs) && !s->cfg->serve_any_peer)
         return DK_ENOTFOUND;
     int rc = dk_coap_ep_recv(&s->ep, peer, data, len, now);
     drive(c, now);
@@ -1275,7 +1318,7 @@ void dk_client_tick(struct dk_client *c, dk_time_t now)
     s->now = now;
     dk_coap_ep_tick(&s->ep, now);
     if (s->started && !s->stopped)
-        cl_obs_tick(c, now);
+        dk_cl_obs_tick(c, now);
     drive(c, now);
 }
 
@@ -1302,7 +1345,7 @@ dk_time_t dk_client_deadline(const struct dk_client *c)
         d = dk_time_min(d, s->bs.link.close_at);
     if (s->stopping != STOP_NONE)
         d = dk_time_min(d, s->stop_deadline);
-    for (struct cl_server *v = s->servers; v; v = v->next) {
+    for (struct dk_cl_server *v = s->servers; v; v = v->next) {
         if (v->st == REG_WAIT || v->st == REG_OK)
             d = dk_time_min(d, v->timer);
         if (v->st == REG_DEREG)
@@ -1310,7 +1353,7 @@ dk_time_t dk_client_deadline(const struct dk_client *c)
         if (v->st == REG_DONE && v->link.st != LINK_NONE)
             d = dk_time_min(d, v->link.close_at);
     }
-    return dk_time_min(d, cl_obs_deadline(s));
+    return dk_time_min(d, dk_cl_obs_deadline(s));
 }
 
 int dk_client_transport_up(struct dk_client *c, uint32_t id, const struct dk_addr *peer,
@@ -1319,12 +1362,12 @@ int dk_client_transport_up(struct dk_client *c, uint32_t id, const struct dk_add
     struct dk_client_impl *s = c->impl;
     if (!s || !peer)
         return DK_EINVAL;
-    struct cl_link *l = link_by_id(s, id);
+    struct dk_cl_link *l = link_by_id(s, id);
     if (!l || l->st != LINK_OPENING)
         return DK_ENOTFOUND;
-    struct cl_server *v;
+    struct dk_cl_server *v;
     bool is_bs;
-    if (cl_peer_lookup(s, peer, &v, &is_bs))
+    if (dk_cl_peer_lookup(s, peer, &v, &is_bs))
         return DK_EEXIST;
     l->peer = *peer;
     l->st = LINK_UP;
@@ -1339,7 +1382,7 @@ int dk_client_transport_down(struct dk_client *c, uint32_t id, int reason, dk_ti
     struct dk_client_impl *s = c->impl;
     if (!s)
         return DK_EINVAL;
-    struct cl_link *l = link_by_id(s, id);
+    struct dk_cl_link *l = link_by_id(s, id);
     if (!l)
         return DK_ENOTFOUND;
     l->ev_down = true;
@@ -1357,9 +1400,9 @@ int dk_client_set_value(struct dk_client *c, const struct dk_lwm2m_path *p,
     struct dk_client_impl *s = c->impl;
     if (!s || !p || !v || p->len < 3 || v->type == DK_LWM2M_TYPE_NONE)
         return DK_EINVAL;
-    struct cl_obj *o = cl_obj_find(s, p->ids[0]);
-    struct cl_inst *in = cl_inst_find(o, p->ids[1]);
-    const struct dk_lwm2m_resource_def *d = in ? cl_res_def(o, p->ids[2]) : NULL;
+    struct dk_cl_obj *o = dk_cl_obj_find(s, p->ids[0]);
+    struct dk_cl_inst *in = dk_cl_inst_find(o, p->ids[1]);
+    const struct dk_lwm2m_resource_def *d = in ? dk_cl_res_def(o, p->ids[2]) : NULL;
     if (!d || d->type == DK_LWM2M_TYPE_NONE)
         return DK_ENOTFOUND;
     if (d->multiple != (p->len == 4))
@@ -1367,14 +1410,14 @@ int dk_client_set_value(struct dk_client *c, const struct dk_lwm2m_path *p,
     struct dk_lwm2m_value val = *v;
     if (val.type != d->type && dk_lwm2m_value_convert(&val, d->type))
         return DK_EINVAL;
-    int rc = cl_val_set(s, in, p->ids[2], p->len == 4 ? p->ids[3] : NONE_ID, &val, false);
+    int rc = dk_cl_val_set(s, in, p->ids[2], p->len == 4 ? p->ids[3] : NONE_ID, &val, false);
     if (rc)
         return rc;
     if (o->def->id == DK_LWM2M_OID_ACCESS_CONTROL)
         s->acl_dirty = true;
     s->now = now;
     if (s->started && !s->stopped)
-        cl_obs_touch(c, p, now);
+        dk_cl_obs_touch(c, p, now);
     drive(c, now);
     return 0;
 }
@@ -1385,16 +1428,16 @@ int dk_client_get_value(struct dk_client *c, const struct dk_lwm2m_path *p,
     struct dk_client_impl *s = c->impl;
     if (!s || !p || !out || p->len < 3)
         return DK_EINVAL;
-    struct cl_obj *o = cl_obj_find(s, p->ids[0]);
-    struct cl_inst *in = cl_inst_find(o, p->ids[1]);
-    if (!in || !cl_res_def(o, p->ids[2]))
+    struct dk_cl_obj *o = dk_cl_obj_find(s, p->ids[0]);
+    struct dk_cl_inst *in = dk_cl_inst_find(o, p->ids[1]);
+    if (!in || !dk_cl_res_def(o, p->ids[2]))
         return DK_ENOTFOUND;
-    return cl_read_value(c, o, in, p->ids[2], p->len == 4 ? p->ids[3] : NONE_ID, out, now);
+    return dk_cl_read_value(c, o, in, p->ids[2], p->len == 4 ? p->ids[3] : NONE_ID, out, now);
 }
 
 bool dk_client_has_instance(const struct dk_client *c, uint16_t oid, uint16_t iid)
 {
-    return c->impl && cl_inst_get(c->impl, oid, iid) != NULL;
+    return c->impl && dk_cl_inst_get(c->impl, oid, iid) != NULL;
 }
 
 int dk_client_create_instance(struct dk_client *c, uint16_t oid, uint16_t iid, dk_time_t now)
@@ -1402,10 +1445,10 @@ int dk_client_create_instance(struct dk_client *c, uint16_t oid, uint16_t iid, d
     struct dk_client_impl *s = c->impl;
     if (!s)
         return DK_EINVAL;
-    struct cl_obj *o = cl_obj_find(s, oid);
+    struct dk_cl_obj *o = dk_cl_obj_find(s, oid);
     if (!o)
         return DK_ENOTFOUND;
-    int rc = cl_inst_create(s, o, iid, NULL);
+    int rc = dk_cl_inst_create(s, o, iid, NULL);
     if (rc)
         return rc;
     if (o->ops && o->ops->created) {
@@ -1413,7 +1456,7 @@ int dk_client_create_instance(struct dk_client *c, uint16_t oid, uint16_t iid, d
         o->ops->created(c, o->user, iid, now);
         s->in_cb--;
     }
-    cl_objects_changed(c);
+    dk_cl_objects_changed(c);
     s->now = now;
     drive(c, now);
     return 0;
@@ -1426,7 +1469,7 @@ int dk_client_changed(struct dk_client *c, const struct dk_lwm2m_path *p, dk_tim
         return DK_EINVAL;
     s->now = now;
     if (s->started && !s->stopped)
-        cl_obs_touch(c, p, now);
+        dk_cl_obs_touch(c, p, now);
     drive(c, now);
     return 0;
 }
@@ -1469,7 +1512,7 @@ bool dk_client_registered(const struct dk_client *c, uint16_t ssid, const char *
 {
     if (!c->impl)
         return false;
-    struct cl_server *v = cl_server_by_ssid(c->impl, ssid);
+    struct dk_cl_server *v = dk_cl_server_by_ssid(c->impl, ssid);
     if (!v || (v->st != REG_OK && v->st != REG_UPDATING))
         return false;
     if (location)

@@ -7,32 +7,32 @@
 
 /* ---- Attributes ------------------------------------------------------------------------- */
 
-struct cl_attr *cl_attr_find(struct dk_client_impl *s, uint16_t ssid,
-                             const struct dk_lwm2m_path *p)
+struct dk_cl_attr *dk_cl_attr_find(struct dk_client_impl *s, uint16_t ssid,
+                                   const struct dk_lwm2m_path *p)
 {
-    for (struct cl_attr *a = s->attrs; a; a = a->next)
+    for (struct dk_cl_attr *a = s->attrs; a; a = a->next)
         if (a->ssid == ssid && dk_lwm2m_path_equal(&a->path, p))
             return a;
     return NULL;
 }
 
-static void attr_unlink(struct dk_client_impl *s, struct cl_attr *x)
+static void attr_unlink(struct dk_client_impl *s, struct dk_cl_attr *x)
 {
-    for (struct cl_attr **pp = &s->attrs; *pp; pp = &(*pp)->next) {
+    for (struct dk_cl_attr **pp = &s->attrs; *pp; pp = &(*pp)->next) {
         if (*pp == x) {
             *pp = x->next;
-            cl_free(s, x);
+            dk_cl_free(s, x);
             s->nattrs--;
             return;
         }
     }
 }
 
-int cl_attr_write(struct dk_client *c, uint16_t ssid, const struct dk_lwm2m_path *p,
-                  const struct dk_lwm2m_attrs *req)
+int dk_cl_attr_write(struct dk_client *c, uint16_t ssid, const struct dk_lwm2m_path *p,
+                     const struct dk_lwm2m_attrs *req)
 {
     struct dk_client_impl *s = c->impl;
-    struct cl_attr *a = cl_attr_find(s, ssid, p);
+    struct dk_cl_attr *a = dk_cl_attr_find(s, ssid, p);
     struct dk_lwm2m_attrs merged;
     memset(&merged, 0, sizeof merged);
     if (a)
@@ -50,7 +50,7 @@ int cl_attr_write(struct dk_client *c, uint16_t ssid, const struct dk_lwm2m_path
     if (!a) {
         if (s->nattrs >= s->cfg->max_attrs)
             return DK_ELIMIT;
-        a = cl_alloc(s, sizeof *a);
+        a = dk_cl_alloc(s, sizeof *a);
         if (!a)
             return DK_ENOMEM;
         memset(a, 0, sizeof *a);
@@ -66,7 +66,7 @@ int cl_attr_write(struct dk_client *c, uint16_t ssid, const struct dk_lwm2m_path
     return 0;
 }
 
-void cl_attr_clear(struct dk_client_impl *s)
+void dk_cl_attr_clear(struct dk_client_impl *s)
 {
     while (s->attrs)
         attr_unlink(s, s->attrs);
@@ -82,9 +82,9 @@ static void put_double(struct dk_buf *b, double d)
 
 /* Record format, per entry: ssid u16, path length u8, ids u16 each, set u32,
  * pmin, pmax, epmin, epmax u32, gt, lt, st as IEEE 754 bits (u64). */
-int cl_attr_encode(struct dk_client_impl *s, struct dk_buf *b)
+int dk_cl_attr_encode(struct dk_client_impl *s, struct dk_buf *b)
 {
-    for (struct cl_attr *a = s->attrs; a; a = a->next) {
+    for (struct dk_cl_attr *a = s->attrs; a; a = a->next) {
         dk_buf_put_be16(b, a->ssid);
         dk_buf_put_u8(b, a->path.len);
         for (unsigned i = 0; i < a->path.len; i++)
@@ -112,7 +112,7 @@ static double get_double(struct dk_rd *r)
     return d;
 }
 
-int cl_attr_decode(struct dk_client *c, const uint8_t *p, size_t n)
+int dk_cl_attr_decode(struct dk_client *c, const uint8_t *p, size_t n)
 {
     struct dk_rd r;
     dk_rd_init(&r, p, n);
@@ -142,7 +142,7 @@ int cl_attr_decode(struct dk_client *c, const uint8_t *p, size_t n)
         a.st = get_double(&r);
         if (r.err || (a.set & ~(uint32_t)DK_LWM2M_ATTR_NOTIFY))
             return DK_EPARSE;
-        int rc = cl_attr_write(c, ssid, &path, &a);
+        int rc = dk_cl_attr_write(c, ssid, &path, &a);
         if (rc)
             return rc == DK_EINVAL ? DK_EPARSE : rc;
     }
@@ -151,43 +151,43 @@ int cl_attr_decode(struct dk_client *c, const uint8_t *p, size_t n)
 
 /* ---- Observations -------------------------------------------------------------------------- */
 
-struct cl_obs *cl_obs_find(struct dk_client_impl *s, uint32_t id)
+struct dk_cl_obs *dk_cl_obs_find(struct dk_client_impl *s, uint32_t id)
 {
-    for (struct cl_obs *o = s->obs; o; o = o->next)
+    for (struct dk_cl_obs *o = s->obs; o; o = o->next)
         if (o->id == id)
             return o;
     return NULL;
 }
 
-void cl_obs_remove(struct dk_client_impl *s, uint32_t id)
+void dk_cl_obs_remove(struct dk_client_impl *s, uint32_t id)
 {
-    for (struct cl_obs **pp = &s->obs; *pp; pp = &(*pp)->next) {
+    for (struct dk_cl_obs **pp = &s->obs; *pp; pp = &(*pp)->next) {
         if ((*pp)->id == id) {
-            struct cl_obs *o = *pp;
+            struct dk_cl_obs *o = *pp;
             *pp = o->next;
-            cl_free(s, o);
+            dk_cl_free(s, o);
             s->nobs--;
             return;
         }
     }
 }
 
-void cl_obs_clear(struct dk_client_impl *s)
+void dk_cl_obs_clear(struct dk_client_impl *s)
 {
     while (s->obs)
-        cl_obs_remove(s, s->obs->id);
+        dk_cl_obs_remove(s, s->obs->id);
 }
 
-void cl_obs_drop_server(struct dk_client *c, uint16_t ssid)
+void dk_cl_obs_drop_server(struct dk_client *c, uint16_t ssid)
 {
     struct dk_client_impl *s = c->impl;
-    struct cl_obs **pp = &s->obs;
+    struct dk_cl_obs **pp = &s->obs;
     while (*pp) {
-        struct cl_obs *o = *pp;
+        struct dk_cl_obs *o = *pp;
         if (o->ssid == ssid) {
             dk_coap_ep_observe_drop(&s->ep, o->id);
             *pp = o->next;
-            cl_free(s, o);
+            dk_cl_free(s, o);
             s->nobs--;
         } else {
             pp = &o->next;
@@ -197,24 +197,24 @@ void cl_obs_drop_server(struct dk_client *c, uint16_t ssid)
 
 /* Effective attributes: the server's defaults, then object, instance and
  * resource levels, each overriding what it sets. */
-static void obs_effective(struct dk_client *c, struct cl_obs *o)
+static void obs_effective(struct dk_client *c, struct dk_cl_obs *o)
 {
     struct dk_client_impl *s = c->impl;
     o->pmin_s = 0;
     o->pmax_s = 0;
     o->has_gt = o->has_lt = o->has_st = false;
-    struct cl_server *srv = cl_server_by_ssid(s, o->ssid);
+    struct dk_cl_server *srv = dk_cl_server_by_ssid(s, o->ssid);
     if (srv) {
         int64_t v;
-        if (cl_get_int(s, DK_LWM2M_OID_SERVER, srv->srv_iid, 2, &v) && v >= 0 && v <= UINT32_MAX)
+        if (dk_cl_get_int(s, DK_LWM2M_OID_SERVER, srv->srv_iid, 2, &v) && v >= 0 && v <= UINT32_MAX)
             o->pmin_s = (uint32_t)v;
-        if (cl_get_int(s, DK_LWM2M_OID_SERVER, srv->srv_iid, 3, &v) && v >= 0 && v <= UINT32_MAX)
+        if (dk_cl_get_int(s, DK_LWM2M_OID_SERVER, srv->srv_iid, 3, &v) && v >= 0 && v <= UINT32_MAX)
             o->pmax_s = (uint32_t)v;
     }
     struct dk_lwm2m_path lvl = dk_lwm2m_path_root();
     for (unsigned i = 0; i < o->path.len && i < 3; i++) {
         dk_lwm2m_path_append(&lvl, o->path.ids[i]);
-        struct cl_attr *a = cl_attr_find(s, o->ssid, &lvl);
+        struct dk_cl_attr *a = dk_cl_attr_find(s, o->ssid, &lvl);
         if (!a)
             continue;
         if (a->a.set & DK_LWM2M_ATTR_PMIN)
@@ -234,25 +234,25 @@ static void obs_effective(struct dk_client *c, struct cl_obs *o)
             o->st = a->a.st;
         }
     }
-    struct cl_obj *ob = o->path.len ? cl_obj_find(s, o->path.ids[0]) : NULL;
+    struct dk_cl_obj *ob = o->path.len ? dk_cl_obj_find(s, o->path.ids[0]) : NULL;
     o->sampled = ob ? (ob->in ? ob->in->sampled : (ob->ops && ob->ops->read)) : true;
 }
 
-void cl_obs_refresh(struct dk_client *c)
+void dk_cl_obs_refresh(struct dk_client *c)
 {
-    for (struct cl_obs *o = c->impl->obs; o; o = o->next)
+    for (struct dk_cl_obs *o = c->impl->obs; o; o = o->next)
         obs_effective(c, o);
 }
 
-int cl_obs_add(struct dk_client *c, uint32_t id, uint16_t ssid, const struct dk_lwm2m_path *p,
-               int cf, dk_time_t now)
+int dk_cl_obs_add(struct dk_client *c, uint32_t id, uint16_t ssid, const struct dk_lwm2m_path *p,
+                  int cf, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
-    struct cl_obs *o = cl_obs_find(s, id);
+    struct dk_cl_obs *o = dk_cl_obs_find(s, id);
     if (!o) {
         if (s->nobs >= s->cfg->max_observations)
             return DK_ELIMIT;
-        o = cl_alloc(s, sizeof *o);
+        o = dk_cl_alloc(s, sizeof *o);
         if (!o)
             return DK_ENOMEM;
         memset(o, 0, sizeof *o);
@@ -272,8 +272,8 @@ int cl_obs_add(struct dk_client *c, uint32_t id, uint16_t ssid, const struct dk_
     return 0;
 }
 
-void cl_obs_sent(struct dk_client *c, struct cl_obs *o, uint64_t hash, bool has_num, double num,
-                 dk_time_t now)
+void dk_cl_obs_sent(struct dk_client *c, struct dk_cl_obs *o, uint64_t hash, bool has_num,
+                    double num, dk_time_t now)
 {
     o->last_hash = hash;
     o->has_num = has_num;
@@ -289,12 +289,12 @@ static bool crossed(double a, double b, double t, bool above)
 }
 
 /* Re-evaluates one observation; sends a notification when the rules say so. */
-static void obs_check(struct dk_client *c, struct cl_obs *o, dk_time_t now)
+static void obs_check(struct dk_client *c, struct dk_cl_obs *o, dk_time_t now)
 {
     struct dk_client_impl *s = c->impl;
-    struct cl_out out;
-    cl_out_init(&out, NULL);
-    int rc = cl_read(c, &o->path, WHO_SERVER, o->ssid, cl_out_sink, &out, now);
+    struct dk_cl_out out;
+    dk_cl_out_init(&out, NULL);
+    int rc = dk_cl_read(c, &o->path, WHO_SERVER, o->ssid, dk_cl_out_sink, &out, now);
     bool changed;
     if (rc) {
         changed = false; /* unreadable now (gone, refused): the pmax notification tells */
@@ -312,13 +312,21 @@ static void obs_check(struct dk_client *c, struct cl_obs *o, dk_time_t now)
     }
     if (cond)
         o->dirty = true;
+    if (rc) {
+        /* Gone or no longer allowed: the final notification (4.04, 4.01)
+         * tells the server at once. */
+        uint32_t id = o->id;
+        if (dk_coap_ep_notify_id(&s->ep, id, now) == DK_ENOTFOUND)
+            dk_cl_obs_remove(s, id);
+        return;
+    }
     bool pmax_due = o->pmax_s > 0 && now >= o->last_notify + (dk_time_t)o->pmax_s * 1000;
     bool pmin_ok = now >= o->last_notify + (dk_time_t)o->pmin_s * 1000;
     if (pmax_due || (o->dirty && pmin_ok)) {
         uint32_t id = o->id;
         int e = dk_coap_ep_notify_id(&s->ep, id, now);
         if (e == DK_ENOTFOUND)
-            cl_obs_remove(s, id);
+            dk_cl_obs_remove(s, id);
     }
 }
 
@@ -329,8 +337,8 @@ static void obs_each(struct dk_client *c, const struct dk_lwm2m_path *p, bool du
     struct dk_client_impl *s = c->impl;
     unsigned gen = ++s->obs_gen;
     for (;;) {
-        struct cl_obs *pick = NULL;
-        for (struct cl_obs *o = s->obs; o && !pick; o = o->next) {
+        struct dk_cl_obs *pick = NULL;
+        for (struct dk_cl_obs *o = s->obs; o && !pick; o = o->next) {
             if (o->gen == gen)
                 continue;
             if (p && !dk_lwm2m_path_contains(p, &o->path) && !dk_lwm2m_path_contains(&o->path, p))
@@ -357,20 +365,20 @@ static void obs_each(struct dk_client *c, const struct dk_lwm2m_path *p, bool du
     }
 }
 
-void cl_obs_touch(struct dk_client *c, const struct dk_lwm2m_path *p, dk_time_t now)
+void dk_cl_obs_touch(struct dk_client *c, const struct dk_lwm2m_path *p, dk_time_t now)
 {
     obs_each(c, p, false, now);
 }
 
-void cl_obs_tick(struct dk_client *c, dk_time_t now)
+void dk_cl_obs_tick(struct dk_client *c, dk_time_t now)
 {
     obs_each(c, NULL, true, now);
 }
 
-dk_time_t cl_obs_deadline(struct dk_client_impl *s)
+dk_time_t dk_cl_obs_deadline(struct dk_client_impl *s)
 {
     dk_time_t d = DK_TIME_NEVER;
-    for (struct cl_obs *o = s->obs; o; o = o->next) {
+    for (struct dk_cl_obs *o = s->obs; o; o = o->next) {
         if (o->pmax_s > 0)
             d = dk_time_min(d, o->last_notify + (dk_time_t)o->pmax_s * 1000);
         if (o->dirty)

@@ -18,44 +18,44 @@ static const struct dk_client_driver *DRV(struct dk_client *c)
 
 /* ---- Security (0) --------------------------------------------------------------------- */
 
-bool cl_is_bs_account(struct dk_client_impl *s, const struct cl_inst *sec)
+bool dk_cl_is_bs_account(struct dk_client_impl *s, const struct dk_cl_inst *sec)
 {
-    struct cl_value *v = cl_val_find(sec, 1, NONE_ID);
-    return v && v->v.type == DK_LWM2M_TYPE_BOOLEAN && v->v.v.b;
+    struct dk_cl_value *v = dk_cl_val_find(sec, 1, NONE_ID);
+    return v && v->type == DK_LWM2M_TYPE_BOOLEAN && v->u.b;
 }
 
-static int security_init(struct dk_client *c, struct cl_obj *o, dk_time_t now)
+static int security_init(struct dk_client *c, struct dk_cl_obj *o, dk_time_t now)
 {
     struct dk_client_impl *s = IMPL(c);
     const struct dk_client_config *cfg = s->cfg;
     if (!cfg->bs_uri)
         return 0;
-    struct cl_inst *in;
-    int rc = cl_inst_create(s, o, cfg->bs_security_iid, &in);
+    struct dk_cl_inst *in;
+    int rc = dk_cl_inst_create(s, o, cfg->bs_security_iid, &in);
     struct dk_lwm2m_value v;
     if (!rc) {
         v = dk_lwm2m_str(cfg->bs_uri);
-        rc = cl_val_set(s, in, 0, NONE_ID, &v, false);
+        rc = dk_cl_val_set(s, in, 0, NONE_ID, &v, false);
     }
     if (!rc) {
         v = dk_lwm2m_bool(true);
-        rc = cl_val_set(s, in, 1, NONE_ID, &v, false);
+        rc = dk_cl_val_set(s, in, 1, NONE_ID, &v, false);
     }
     if (!rc) {
         v = dk_lwm2m_int(cfg->bs_sec.mode);
-        rc = cl_val_set(s, in, 2, NONE_ID, &v, false);
+        rc = dk_cl_val_set(s, in, 2, NONE_ID, &v, false);
     }
     if (!rc) {
         v = dk_lwm2m_opaque(cfg->bs_sec.identity, cfg->bs_sec.identity_len);
-        rc = cl_val_set(s, in, 3, NONE_ID, &v, false);
+        rc = dk_cl_val_set(s, in, 3, NONE_ID, &v, false);
     }
     if (!rc) {
         v = dk_lwm2m_opaque(cfg->bs_sec.server_key, cfg->bs_sec.server_key_len);
-        rc = cl_val_set(s, in, 4, NONE_ID, &v, false);
+        rc = dk_cl_val_set(s, in, 4, NONE_ID, &v, false);
     }
     if (!rc) {
         v = dk_lwm2m_opaque(cfg->bs_sec.secret, cfg->bs_sec.secret_len);
-        rc = cl_val_set(s, in, 5, NONE_ID, &v, false);
+        rc = dk_cl_val_set(s, in, 5, NONE_ID, &v, false);
     }
     return rc;
 }
@@ -70,7 +70,7 @@ static int security_validate(struct dk_client *c, const struct dk_lwm2m_path *p,
     return 0;
 }
 
-static const struct cl_obj_int security_int = {security_validate, security_init, NULL, false};
+static const struct dk_cl_obj_int security_int = {security_validate, security_init, NULL, false};
 
 /* ---- Server (1) ------------------------------------------------------------------------ */
 
@@ -99,7 +99,7 @@ static int server_write(struct dk_client *c, void *user, const struct dk_lwm2m_p
                         const struct dk_lwm2m_value *v, dk_time_t now)
 {
     if (p->ids[2] == 1 || p->ids[2] == 7 || p->ids[2] == 2 || p->ids[2] == 3)
-        cl_server_param_changed(c, p->ids[1], p->ids[2]);
+        dk_cl_server_param_changed(c, p->ids[1], p->ids[2]);
     return 0;
 }
 
@@ -107,13 +107,16 @@ static int server_execute(struct dk_client *c, void *user, const struct dk_lwm2m
                           const uint8_t *args, size_t len, dk_time_t now)
 {
     switch (p->ids[2]) {
+    case 4:
+        dk_cl_trigger_disable(c, p->ids[1]);
+        return 0;
     case 8:
-        cl_trigger_update(c, p->ids[1]);
+        dk_cl_trigger_update(c, p->ids[1]);
         return 0;
     case 9:
-        if (!cl_bs_account_find(IMPL(c)))
+        if (!dk_cl_bs_account_find(IMPL(c)))
             return DK_EPERM;
-        cl_trigger_bootstrap(c);
+        dk_cl_trigger_bootstrap(c);
         return 0;
     default:
         return DK_EPERM;
@@ -122,12 +125,12 @@ static int server_execute(struct dk_client *c, void *user, const struct dk_lwm2m
 
 static bool server_can_execute(struct dk_client *c, uint16_t rid)
 {
-    return rid == 8 || rid == 9;
+    return rid == 4 || rid == 8 || rid == 9;
 }
 
 static const struct dk_client_object_ops server_ops = {NULL, server_write, server_execute, NULL,
                                                        NULL};
-static const struct cl_obj_int server_int = {server_validate, NULL, server_can_execute, false};
+static const struct dk_cl_obj_int server_int = {server_validate, NULL, server_can_execute, false};
 
 /* ---- Access Control (2) ----------------------------------------------------------------- */
 
@@ -146,7 +149,7 @@ static int acl_validate(struct dk_client *c, const struct dk_lwm2m_path *p,
     }
 }
 
-static const struct cl_obj_int acl_int = {acl_validate, NULL, NULL, false};
+static const struct dk_cl_obj_int acl_int = {acl_validate, NULL, NULL, false};
 
 /* ---- Device (3) ------------------------------------------------------------------------- */
 
@@ -219,20 +222,20 @@ static int device_execute(struct dk_client *c, void *user, const struct dk_lwm2m
     struct dk_client_impl *s = IMPL(c);
     switch (p->ids[2]) {
     case 4:
-        cl_event(c, DK_CLIENT_EV_REBOOT, 0, 0, 0, NULL);
+        dk_cl_event(c, DK_CLIENT_EV_REBOOT, 0, 0, 0, NULL);
         return 0;
     case 5:
-        cl_trigger_reset(c);
+        dk_cl_trigger_reset(c);
         return 0;
     case 12: {
-        struct cl_inst *in = cl_inst_get(s, 3, 0);
+        struct dk_cl_inst *in = dk_cl_inst_get(s, 3, 0);
         if (!in)
             return DK_ENOTFOUND;
-        cl_res_clear(s, in, 11);
+        dk_cl_res_clear(s, in, 11);
         struct dk_lwm2m_value z = dk_lwm2m_int(0);
-        int rc = cl_val_set(s, in, 11, 0, &z, false);
+        int rc = dk_cl_val_set(s, in, 11, 0, &z, false);
         struct dk_lwm2m_path ep = dk_lwm2m_path_res(3, 0, 11);
-        cl_obs_touch(c, &ep, now);
+        dk_cl_obs_touch(c, &ep, now);
         return rc;
     }
     default:
@@ -245,21 +248,21 @@ static bool device_can_execute(struct dk_client *c, uint16_t rid)
     return rid == 4 || rid == 5 || rid == 12;
 }
 
-static int device_init(struct dk_client *c, struct cl_obj *o, dk_time_t now)
+static int device_init(struct dk_client *c, struct dk_cl_obj *o, dk_time_t now)
 {
     struct dk_client_impl *s = IMPL(c);
-    struct cl_inst *in;
-    int rc = cl_inst_create(s, o, 0, &in);
+    struct dk_cl_inst *in;
+    int rc = dk_cl_inst_create(s, o, 0, &in);
     if (!rc) {
         struct dk_lwm2m_value z = dk_lwm2m_int(0); /* Error Code: no error */
-        rc = cl_val_set(s, in, 11, 0, &z, false);
+        rc = dk_cl_val_set(s, in, 11, 0, &z, false);
     }
     return rc;
 }
 
 static const struct dk_client_object_ops device_ops = {device_read, device_write, device_execute,
                                                        NULL, NULL};
-static const struct cl_obj_int device_int = {NULL, device_init, device_can_execute, false};
+static const struct dk_cl_obj_int device_int = {NULL, device_init, device_can_execute, false};
 
 /* ---- Location (6) ----------------------------------------------------------------------- */
 
@@ -298,17 +301,17 @@ static int location_read(struct dk_client *c, void *user, const struct dk_lwm2m_
     }
 }
 
-static int single_init(struct dk_client *c, struct cl_obj *o, dk_time_t now)
+static int single_init(struct dk_client *c, struct dk_cl_obj *o, dk_time_t now)
 {
-    return cl_inst_create(IMPL(c), o, 0, NULL);
+    return dk_cl_inst_create(IMPL(c), o, 0, NULL);
 }
 
 static const struct dk_client_object_ops location_ops = {location_read, NULL, NULL, NULL, NULL};
-static const struct cl_obj_int location_int = {NULL, single_init, NULL, true};
+static const struct dk_cl_obj_int location_int = {NULL, single_init, NULL, true};
 
 /* ---- WLAN connectivity (12) ------------------------------------------------------------- */
 
-static const struct cl_obj_int wlan_int = {NULL, NULL, NULL, false};
+static const struct dk_cl_obj_int wlan_int = {NULL, NULL, NULL, false};
 
 /* ---- Sensors (3301, 3303) ---------------------------------------------------------------- */
 
@@ -383,7 +386,7 @@ static int sensor_execute(struct dk_client *c, void *user, const struct dk_lwm2m
     double v;
     int rc = sensor_sample(c, p->ids[0], &v); /* min = max = the current value */
     struct dk_lwm2m_path ip = dk_lwm2m_path_inst(p->ids[0], p->ids[1]);
-    cl_obs_touch(c, &ip, now);
+    dk_cl_obs_touch(c, &ip, now);
     return rc;
 }
 
@@ -394,19 +397,19 @@ static bool sensor_can_execute(struct dk_client *c, uint16_t rid)
 
 static const struct dk_client_object_ops sensor_ops = {sensor_read, NULL, sensor_execute, NULL,
                                                        NULL};
-static const struct cl_obj_int sensor_int = {NULL, single_init, sensor_can_execute, true};
+static const struct dk_cl_obj_int sensor_int = {NULL, single_init, sensor_can_execute, true};
 
 /* ---- Light Control (3311) ---------------------------------------------------------------- */
 
-void cl_std_led_apply(struct dk_client *c)
+void dk_cl_std_led_apply(struct dk_client *c)
 {
     struct dk_client_impl *s = IMPL(c);
     if (!DRV(c)->set_led)
         return;
     bool on = false;
     int64_t dim = 100;
-    cl_get_bool(s, DK_LWM2M_OID_LIGHT_CONTROL, 0, 5850, &on);
-    cl_get_int(s, DK_LWM2M_OID_LIGHT_CONTROL, 0, 5851, &dim);
+    dk_cl_get_bool(s, DK_LWM2M_OID_LIGHT_CONTROL, 0, 5850, &on);
+    dk_cl_get_int(s, DK_LWM2M_OID_LIGHT_CONTROL, 0, 5851, &dim);
     s->in_cb++;
     DRV(c)->set_led(DRV(c)->user, on, (uint8_t)dim);
     s->in_cb--;
@@ -453,8 +456,8 @@ static int light_write(struct dk_client *c, void *user, const struct dk_lwm2m_pa
         return 0;
     bool on = false;
     int64_t dim = 100;
-    cl_get_bool(s, DK_LWM2M_OID_LIGHT_CONTROL, 0, 5850, &on);
-    cl_get_int(s, DK_LWM2M_OID_LIGHT_CONTROL, 0, 5851, &dim);
+    dk_cl_get_bool(s, DK_LWM2M_OID_LIGHT_CONTROL, 0, 5850, &on);
+    dk_cl_get_int(s, DK_LWM2M_OID_LIGHT_CONTROL, 0, 5851, &dim);
     if (p->ids[2] == 5850)
         on = v->v.b;
     else
@@ -470,17 +473,17 @@ static int light_write(struct dk_client *c, void *user, const struct dk_lwm2m_pa
     return rc;
 }
 
-static int light_init(struct dk_client *c, struct cl_obj *o, dk_time_t now)
+static int light_init(struct dk_client *c, struct dk_cl_obj *o, dk_time_t now)
 {
     struct dk_client_impl *s = IMPL(c);
-    struct cl_inst *in;
-    int rc = cl_inst_create(s, o, 0, &in);
+    struct dk_cl_inst *in;
+    int rc = dk_cl_inst_create(s, o, 0, &in);
     struct dk_lwm2m_value v = dk_lwm2m_bool(false);
     if (!rc)
-        rc = cl_val_set(s, in, 5850, NONE_ID, &v, false);
+        rc = dk_cl_val_set(s, in, 5850, NONE_ID, &v, false);
     v = dk_lwm2m_int(100);
     if (!rc)
-        rc = cl_val_set(s, in, 5851, NONE_ID, &v, false);
+        rc = dk_cl_val_set(s, in, 5851, NONE_ID, &v, false);
     s->led_on = false;
     s->on_time_base_s = 0;
     s->on_since = now;
@@ -488,14 +491,14 @@ static int light_init(struct dk_client *c, struct cl_obj *o, dk_time_t now)
 }
 
 static const struct dk_client_object_ops light_ops = {light_read, light_write, NULL, NULL, NULL};
-static const struct cl_obj_int light_int = {light_validate, light_init, NULL, false};
+static const struct dk_cl_obj_int light_int = {light_validate, light_init, NULL, false};
 
 /* ---- Registry ------------------------------------------------------------------------------ */
 
 struct std_entry {
     uint16_t oid;
     const struct dk_client_object_ops *ops;
-    const struct cl_obj_int *in;
+    const struct dk_cl_obj_int *in;
     unsigned flags;
 };
 
@@ -529,15 +532,15 @@ static bool wanted(const struct dk_client_config *cfg, uint16_t oid)
     }
 }
 
-int cl_std_setup(struct dk_client *c, dk_time_t now)
+int dk_cl_std_setup(struct dk_client *c, dk_time_t now)
 {
     struct dk_client_impl *s = IMPL(c);
-    struct cl_obj **tail = &s->objs;
+    struct dk_cl_obj **tail = &s->objs;
     for (size_t i = 0; i < sizeof std_objects / sizeof std_objects[0]; i++) {
         const struct std_entry *e = &std_objects[i];
         if (!wanted(s->cfg, e->oid))
             continue;
-        struct cl_obj *o = cl_alloc(s, sizeof *o);
+        struct dk_cl_obj *o = dk_cl_alloc(s, sizeof *o);
         if (!o)
             return DK_ENOMEM;
         memset(o, 0, sizeof *o);
@@ -557,13 +560,13 @@ int cl_std_setup(struct dk_client *c, dk_time_t now)
     return 0;
 }
 
-int cl_std_reset(struct dk_client *c, dk_time_t now)
+int dk_cl_std_reset(struct dk_client *c, dk_time_t now)
 {
     struct dk_client_impl *s = IMPL(c);
     int rc = 0;
-    for (struct cl_obj *o = s->objs; o; o = o->next) {
+    for (struct dk_cl_obj *o = s->objs; o; o = o->next) {
         if (o->builtin) {
-            cl_obj_clear(s, o);
+            dk_cl_obj_clear(s, o);
             if (o->in->init) {
                 int e = o->in->init(c, o, now);
                 if (e && !rc)
@@ -572,9 +575,9 @@ int cl_std_reset(struct dk_client *c, dk_time_t now)
             continue;
         }
         /* Program objects: forget what servers wrote or created. */
-        struct cl_inst **pp = &o->insts;
+        struct dk_cl_inst **pp = &o->insts;
         while (*pp) {
-            struct cl_inst *in = *pp;
+            struct dk_cl_inst *in = *pp;
             if (in->persist && !(o->flags & DK_CLIENT_OBJ_FIXED)) {
                 uint16_t iid = in->iid;
                 if (o->ops && o->ops->deleted) {
@@ -582,16 +585,16 @@ int cl_std_reset(struct dk_client *c, dk_time_t now)
                     o->ops->deleted(c, o->user, iid, now);
                     s->in_cb--;
                 }
-                cl_inst_delete(s, o, iid);
+                dk_cl_inst_delete(s, o, iid);
                 continue;
             }
             in->persist = false;
-            struct cl_value **vp = &in->vals;
+            struct dk_cl_value **vp = &in->vals;
             while (*vp) {
                 if ((*vp)->persist) {
-                    struct cl_value *v = *vp;
+                    struct dk_cl_value *v = *vp;
                     *vp = v->next;
-                    cl_free(s, v);
+                    dk_cl_free(s, v);
                 } else {
                     vp = &(*vp)->next;
                 }

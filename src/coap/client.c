@@ -190,8 +190,11 @@ static void deliver(struct dk_coap_ep *ep, struct xchg *x, const struct dk_coap_
     if (final)
         xchg_detach(ep, x);
     x->in_cb = true;
-    if (x->cb)
-        x->cb(ep, x->user, x->id, res);
+    if (x->cb) {
+        struct dk_coap_result r = *res;
+        r.now = now; /* so the callback can start the next request */
+        x->cb(ep, x->user, x->id, &r);
+    }
     x->in_cb = false;
     if (final || x->cancelled)
         xchg_destroy(ep, x);
@@ -292,7 +295,7 @@ static int fetch_next_block(struct dk_coap_ep *ep, struct xchg *x, const struct 
 static void complete(struct dk_coap_ep *ep, struct xchg *x, const struct dk_coap_msg *m,
                      const uint8_t *payload, size_t len, dk_time_t now)
 {
-    struct dk_coap_result res = {0, m, payload, len, false, false, x->b2_seq};
+    struct dk_coap_result res = {0, m, payload, len, false, false, x->b2_seq, now};
     if (x->b2_notif || x->reg_pending) {
         /* a notification, or the registration response, is complete */
         res.notification = x->b2_notif;
@@ -393,7 +396,7 @@ static void on_notification(struct dk_coap_ep *ep, struct xchg *x, const struct 
         return; /* on the way out */
     uint32_t seq;
     bool has_obs = dk_coap_msg_get_uint(m, DK_COAP_OPT_OBSERVE, &seq) == 0;
-    struct dk_coap_result res = {0, m, m->payload, m->payload_len, true, true, 0};
+    struct dk_coap_result res = {0, m, m->payload, m->payload_len, true, true, 0, now};
     if (DK_COAP_CODE_CLASS(m->code) != 2 || !has_obs) {
         res.observing = false; /* the server ended the observation (RFC 7641 §3.2) */
         deliver(ep, x, &res, true, now);

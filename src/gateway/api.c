@@ -483,6 +483,12 @@ static int route_api(const char *method, struct seg *s, size_t n, const char *qu
         cmd->kind = DK_GW_CMD_EVENTS;
         return 0;
     }
+    if (strcmp(r, "events") == 0 && n == 2 && strcmp(s[1].s, "ticket") == 0) {
+        if (!is_method(method, "POST"))
+            return bad_method(err, "POST");
+        cmd->kind = DK_GW_CMD_EVENTS_TICKET;
+        return parse_no_body(body, len, err);
+    }
     return not_found(err);
 }
 

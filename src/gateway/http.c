@@ -12,6 +12,7 @@
 
 #include <duckling/addr.h>
 #include <duckling/err.h>
+#include <duckling/hex.h>
 #include <duckling/mem.h>
 #include <duckling/version.h>
 
@@ -144,6 +145,8 @@ static bool token_ok(const struct dk_gw *gw, const char *given, size_t n)
     return eq && n == DK_GW_TOKEN_HEX;
 }
 
+static bool ticket_take(struct dk_gw *gw, const char *given, dk_time_t now);
+
 /* 0 when authorised, else why not (for the audit log). */
 static const char *check_auth(struct dk_gw *gw, struct MHD_Connection *c, bool events)
 {
@@ -159,11 +162,67 @@ static const char *check_auth(struct dk_gw *gw, struct MHD_Connection *c, bool e
             n--;
         return token_ok(gw, h, n) ? NULL : "wrong token";
     }
-    /* EventSource cannot set headers: the event stream also takes ?token=. */
-    const char *t = events ? MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token") : NULL;
+    /* EventSource cannot set headers: the event stream takes a one-time
+     * ticket instead (never the token itself: URLs end up in logs). */
+    const char *t = events ? MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ticket") : NULL;
     if (t)
-        return token_ok(gw, t, strlen(t)) ? NULL : "wrong token";
+        return ticket_take(gw, t, dk_clock_now()) ? NULL : "unknown, used or expired ticket";
     return "no token";
+}
+
+/* ---- event stream tickets ---------------------------------------------------- */
+
+static void tickets_expire(struct dk_gw *gw, dk_time_t now)
+{
+    for (size_t i = 0; i < DK_GW_TICKETS; i++)
+        if (gw->tickets[i].hex[0] && gw->tickets[i].expires <= now)
+            dk_memzero(&gw->tickets[i], sizeof gw->tickets[i]);
+}
+
+/* Every slot is compared (in constant time) so the answer's timing says
+ * nothing about which tickets exist; a match is consumed. */
+static bool ticket_take(struct dk_gw *gw, const char *given, dk_time_t now)
+{
+    tickets_expire(gw, now);
+    if (strlen(given) != DK_GW_TICKET_HEX)
+        return false;
+    bool found = false;
+    for (size_t i = 0; i < DK_GW_TICKETS; i++) {
+        struct dk_gw_ticket *t = &gw->tickets[i];
+        bool eq = dk_ct_equal(t->hex, given, DK_GW_TICKET_HEX) && t->hex[0];
+        if (eq && !found) {
+            dk_memzero(t, sizeof *t);
+            found = true;
+        }
+    }
+    return found;
+}
+
+/* A new ticket in a free slot (or the one that expires first). */
+static int ticket_issue(struct dk_gw *gw, dk_time_t now, char out[DK_GW_TICKET_HEX + 1])
+{
+    if (!gw->cfg.rng)
+        return DK_ENOTSUP;
+    tickets_expire(gw, now);
+    size_t slot = 0;
+    for (size_t i = 0; i < DK_GW_TICKETS; i++) {
+        if (!gw->tickets[i].hex[0]) {
+            slot = i;
+            break;
+        }
+        if (gw->tickets[i].expires < gw->tickets[slot].expires)
+            slot = i;
+    }
+    uint8_t raw[DK_GW_TICKET_HEX / 2];
+    int err = dk_rng_bytes(gw->cfg.rng, raw, sizeof raw);
+    if (!err)
+        err = dk_hex_encode(out, DK_GW_TICKET_HEX + 1, raw, sizeof raw);
+    dk_memzero(raw, sizeof raw);
+    if (err)
+        return err;
+    memcpy(gw->tickets[slot].hex, out, DK_GW_TICKET_HEX + 1);
+    gw->tickets[slot].expires = now + DK_GW_TICKET_TTL_MS;
+    return 0;
 }
 
 /* ---- device operations ------------------------------------------------------- */
@@ -205,6 +264,10 @@ static unsigned status_for_err(int err, const char **what)
         return 501;
     case DK_ECANCELED:
         *what = "the gateway is shutting down";
+        return 503;
+    case DK_EAGAIN:
+        *what = "the device has not been heard from since the gateway restarted; it is "
+                "reachable again after its next registration update";
         return 503;
     default:
         *what = dk_strerror(err);
@@ -584,6 +647,10 @@ static enum MHD_Result cmd_status(struct dk_gw *gw, struct dk_gw_req *q)
                                                   : "not configured");
     cJSON_AddNumberToObject(j, "pending_ttl",
                             (double)(gw->cfg.pending_ttl ? gw->cfg.pending_ttl : 600));
+    if (gw->cfg.map_tiles)
+        cJSON_AddStringToObject(j, "map_tiles", gw->cfg.map_tiles);
+    else
+        cJSON_AddNullToObject(j, "map_tiles");
     cJSON_AddNumberToObject(j, "time", (double)dk_gw_now(gw));
     return queue_json(q, 200, j);
 }
@@ -768,6 +835,23 @@ static enum MHD_Result cmd_events(struct dk_gw *gw, struct dk_gw_req *q)
     return ret;
 }
 
+static enum MHD_Result cmd_events_ticket(struct dk_gw *gw, struct dk_gw_req *q)
+{
+    char t[DK_GW_TICKET_HEX + 1];
+    int err = ticket_issue(gw, dk_clock_now(), t);
+    if (err == DK_ENOTSUP)
+        return queue_error(q, 503, "event stream tickets are not available");
+    if (err)
+        return queue_errorf(q, 500, "ticket: %s", dk_strerror(err));
+    cJSON *j = cJSON_CreateObject();
+    if (j) {
+        cJSON_AddStringToObject(j, "ticket", t);
+        cJSON_AddNumberToObject(j, "expires_in", DK_GW_TICKET_TTL_MS / 1000);
+    }
+    dk_memzero(t, sizeof t);
+    return queue_json(q, 201, j);
+}
+
 /* ---- static files ------------------------------------------------------------------ */
 
 static const char *content_type(const char *file)
@@ -807,10 +891,14 @@ static enum MHD_Result queue_file_response(struct dk_gw_req *q, struct MHD_Respo
     const char *type = content_type(file);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     common_headers(r);
+    /* The files are small and change with the gateway: no stale UI after an
+     * upgrade. */
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     if (strncmp(type, "text/html", 9) == 0) {
-        MHD_add_response_header(r, "Content-Security-Policy",
-                                "default-src 'self'; frame-ancestors 'none'; base-uri 'none'");
+        MHD_add_response_header(r, "Content-Security-Policy", q->gw->csp);
         MHD_add_response_header(r, "X-Frame-Options", "DENY");
+        MHD_add_response_header(r, "Permissions-Policy",
+                                "camera=(self), microphone=(), geolocation=()");
     }
     q->responded = true;
     enum MHD_Result ret = MHD_queue_response(q->conn, MHD_HTTP_OK, r);
@@ -924,6 +1012,8 @@ static enum MHD_Result run_cmd(struct dk_gw *gw, struct dk_gw_req *q)
                           root);
     case DK_GW_CMD_EVENTS:
         return cmd_events(gw, q);
+    case DK_GW_CMD_EVENTS_TICKET:
+        return cmd_events_ticket(gw, q);
     case DK_GW_CMD_STATIC:
         return cmd_static(gw, q);
     }
@@ -981,7 +1071,8 @@ static enum MHD_Result first_call(struct dk_gw *gw, struct dk_gw_req *q, const c
 {
     client_address(q->conn, q->client, sizeof q->client);
     if (is_api(url)) {
-        const char *why = check_auth(gw, q->conn, strcmp(url, "/api/events") == 0);
+        const char *why =
+            check_auth(gw, q->conn, strcmp(url, "/api/events") == 0 && strcmp(method, "GET") == 0);
         if (why) {
             char detail[DK_GW_DETAIL_MAX + 1];
             snprintf(detail, sizeof detail, "%.8s %.200s from %s: %s", method, url, q->client, why);
@@ -1150,10 +1241,64 @@ void dk_gw_init(struct dk_gw *gw)
     gw->epoll_fd = -1;
 }
 
+/* The origin of a tile URL template for the CSP img-src: "https://host[:port]";
+ * a "{s}." subdomain placeholder becomes "*.". Refuses what could break out
+ * of the header value or is not an http(s) URL. */
+static int tile_origin(const char *url, char *out, size_t cap)
+{
+    const char *p;
+    if (strncmp(url, "https://", 8) == 0)
+        p = url + 8;
+    else if (strncmp(url, "http://", 7) == 0)
+        p = url + 7;
+    else
+        return DK_EINVAL;
+    for (const char *c = url; *c; c++)
+        if (*c <= ' ' || *c >= 0x7f || strchr("'\";,", *c))
+            return DK_EINVAL;
+    const char *end = strchr(p, '/');
+    if (!end || end == p)
+        return DK_EINVAL;
+    size_t scheme = (size_t)(p - url);
+    const char *host = p;
+    const char *wild = "";
+    if (strncmp(host, "{s}.", 4) == 0) {
+        host += 4;
+        wild = "*.";
+    }
+    for (const char *c = host; c < end; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '.' || *c == '-' || *c == ':' || *c == '[' || *c == ']'))
+            return DK_EINVAL;
+    int n = snprintf(out, cap, "%.*s%s%.*s", (int)scheme, url, wild, (int)(end - host), host);
+    return n < 0 || (size_t)n >= cap ? DK_EINVAL : 0;
+}
+
+/* Scripts and styles only from our own files (no inline code, no eval);
+ * API calls and the event stream only to us; images from us, data: URLs
+ * (canvas snapshots of the camera) and the map tile server. */
+static int build_csp(struct dk_gw *gw, const char *map_tiles)
+{
+    char tiles[300] = "";
+    if (map_tiles) {
+        tiles[0] = ' ';
+        if (tile_origin(map_tiles, tiles + 1, sizeof tiles - 1) != 0)
+            return DK_EINVAL;
+    }
+    snprintf(gw->csp, sizeof gw->csp,
+             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:%s; "
+             "connect-src 'self'; media-src 'self' blob:; manifest-src 'self'; "
+             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+             tiles);
+    return 0;
+}
+
 int dk_gw_setup(struct dk_gw *gw, const struct dk_gw_config *cfg)
 {
     dk_gw_init(gw);
     if (!cfg->db || !cfg->token || strlen(cfg->token) != DK_GW_TOKEN_HEX)
+        return DK_EINVAL;
+    if (build_csp(gw, cfg->map_tiles) != 0)
         return DK_EINVAL;
     gw->cfg = *cfg;
     memcpy(gw->token, cfg->token, DK_GW_TOKEN_HEX + 1);
@@ -1310,4 +1455,5 @@ void dk_gw_free(struct dk_gw *gw)
     gw->loop = NULL;
     gw->epoll_fd = -1;
     dk_memzero(gw->token, sizeof gw->token);
+    dk_memzero(gw->tickets, sizeof gw->tickets);
 }

@@ -295,7 +295,7 @@ static void client_recv(struct dk_endpoint *e, const struct dk_addr *from, const
 static void on_server_closed(void *user, struct dk_dtls_session *s)
 {
     struct dk_endpoint *e = user;
-    emit(e, dk_dtls_session_peer(s), DK_ENDPOINT_CLOSED, NULL, 0);
+    emit(e, dk_dtls_session_peer(s), DK_ENDPOINT_CLOSED, NULL, dk_dtls_session_error(s));
 }
 
 static void server_recv(struct dk_endpoint *e, const struct dk_addr *from, const uint8_t *d,
@@ -312,7 +312,9 @@ static void server_recv(struct dk_endpoint *e, const struct dk_addr *from, const
         deliver_app(e, s, now);
     if (ev == DK_DTLS_EV_CLOSED) {
         dk_coap_ep_peer_closed(e->coap, from, now);
-        emit(e, from, DK_ENDPOINT_CLOSED, NULL, rc < 0 ? rc : 0);
+        /* Why it ended (DK_EAUTH for a wrong key...): the table keeps the
+         * session until its next call. */
+        emit(e, from, DK_ENDPOINT_CLOSED, NULL, rc < 0 ? rc : s ? dk_dtls_session_error(s) : 0);
     }
 }
 

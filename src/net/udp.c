@@ -21,11 +21,12 @@ int dk_udp_open(struct dk_udp *u, const char *ip, uint16_t port)
     int fd = socket(a.u.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return DK_EIO;
-    int one = 1, zero = 0;
+    int zero = 0;
     if (a.u.sa.sa_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-    /* Lets a restarted program bind its well-known port again at once. */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* No SO_REUSEADDR: UDP has no TIME_WAIT to wait out, and on Linux it
+     * would let a second server bind a port in use and take part of its
+     * datagrams; a port in use must fail the bind (DK_EIO). */
     if (bind(fd, &a.u.sa, a.len) != 0) {
         int e = errno;
         close(fd);

@@ -89,9 +89,27 @@ for i in $(seq 1 40); do
   sleep 0.05
 done
 [[ $(wc -l <"$TMP/dev/operational.count") -eq 2 ]] || fail "operational hook did not run at start"
+
+# The server moves the device to another Wi-Fi: the operational hook runs
+# again with the new SSID, and the change is persisted.
+peer_cmd bs "put /12/0/5 0 $(printf 'new-net' | xxd -p)"
+wait_for "$TMP/bs.out" '^response 1 2\.04 ' 10
+wait_for "$TMP/dev/operational.env" '^DK_SSID=new-net$' 10
+grep -qxF "DK_PSK=$wifi_psk" "$TMP/dev/operational.env" || fail "PSK lost after the SSID change"
+"$DUMP" "$TMP/dev" | grep -qi "^/12/0 .*$(printf 'new-net' | xxd -p)" || fail "new SSID not persisted"
+
+# Execute /3/0/4 (Reboot): 2.04, then the daemon starts afresh (same pid,
+# exec of itself) and registers again from its store.
+peer_cmd bs 'post /3/0/4'
+wait_for "$TMP/bs.out" '^response 2 2\.04 ' 10
+wait_for "$TMP/bs.out" 'at /rd/3 ' 20
+kill -0 "$DEV_PID" || fail "the daemon is gone after Reboot"
+grep -q 'reboot requested by a server: restarting' "$TMP/d2.log" || fail "reboot not logged"
+[[ $(count "$TMP/bs.out" '^bs-request') -eq 1 ]] || fail "bootstrapped after Reboot"
+
 kill -INT "$DEV_PID"
 wait_exit "$DEV_PID" 15
 st=$WAIT_ST
 [[ $st -eq 0 ]] || fail "SIGINT: exit status $st"
-grep -qxF 'deregister /rd/2' "$TMP/bs.out" || fail "no de-registration after SIGINT"
+grep -qxF 'deregister /rd/3' "$TMP/bs.out" || fail "no de-registration after SIGINT"
 echo "PASS"

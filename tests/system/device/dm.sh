@@ -107,4 +107,17 @@ wait_exit "$DEV_PID" 15
 st=$WAIT_ST
 [[ $st -eq 0 ]] || fail "SIGTERM: exit status $st"
 grep -qxF 'deregister /rd/1' "$TMP/srv2.out" || fail "no de-registration"
+
+# What the server wrote survives a restart: the LED comes back as it was
+# left (off, dimmer 75), and the temperature's attributes still hold.
+rm "$TMP/dev/led.state"
+start_device d2 "$TMP/dev"
+wait_for "$TMP/srv2.out" 'at /rd/1 ' 20
+wait_for "$TMP/dev/led.state" '^on=0 dimmer=75$' 5
+peer_cmd srv2 'discover /3303/0/5700'
+wait_for "$TMP/srv2.out" '^response 1 ' 10
+grep -qE "^response 1 2\.05 cf=40 hex=.*$(printf 'pmin=1' | xxd -p)" "$TMP/srv2.out" ||
+  fail "attributes lost: $(grep '^response 1' "$TMP/srv2.out")"
+kill -TERM "$DEV_PID"
+wait_exit "$DEV_PID" 15
 echo "PASS"

@@ -33,7 +33,7 @@ measure() {
     psk=$(cut -d';' -f7 "$dir/label.txt")
     peer_args+=(--psk "$EP:$psk" --server-psk "srv-$EP:$(head -c 16 /dev/urandom | xxd -p)")
   fi
-  start_peer "peer-$mode" --lifetime 600 "${peer_args[@]}"
+  start_peer "peer_$mode" --lifetime 600 "${peer_args[@]}"
   local scheme=coap
   [[ $cred == none ]] || scheme=coaps
   local out="$TMP/massif.$mode.out"
@@ -45,18 +45,18 @@ measure() {
   "${cmd[@]}" >"$TMP/$mode.stdout.log" 2>"$TMP/$mode.log" &
   local vpid=$!
   PIDS+=("$vpid")
-  wait_for "$TMP/peer-$mode.out" '^register ' 120
-  peer_cmd "peer-$mode" 'attr /3303/0/5700 pmin=1&pmax=1'
-  peer_cmd "peer-$mode" 'observe /3303/0/5700'
+  wait_for "$TMP/peer_$mode.out" '^register ' 120
+  peer_cmd "peer_$mode" 'attr /3303/0/5700 pmin=1&pmax=1'
+  peer_cmd "peer_$mode" 'observe /3303/0/5700'
   local i
   for ((i = 0; i < 600; i++)); do
-    [[ $(count "$TMP/peer-$mode.out" '^notify 2 ') -ge 10 ]] && break
+    [[ $(count "$TMP/peer_$mode.out" '^notify 2 ') -ge 10 ]] && break
     sleep 0.1
   done
-  [[ $(count "$TMP/peer-$mode.out" '^notify 2 ') -ge 10 ]] || fail "$mode: fewer than 10 notifications"
+  [[ $(count "$TMP/peer_$mode.out" '^notify 2 ') -ge 10 ]] || fail "$mode: fewer than 10 notifications"
   kill -TERM "$vpid"
   wait_exit "$vpid" 60
-  grep -q '^deregister ' "$TMP/peer-$mode.out" || fail "$mode: no de-registration"
+  grep -q '^deregister ' "$TMP/peer_$mode.out" || fail "$mode: no de-registration"
   ms_print "$out" >"$TMP/ms_print.$mode.txt"
   # Peak of heap bytes asked for (useful) and with allocator overhead (total).
   awk -F= '/^mem_heap_B/ { h = $2 } /^mem_heap_extra_B/ { if (h > mh) mh = h;

@@ -71,7 +71,7 @@ struct peer {
     const char *wifi_ssid, *wifi_psk;
     const char *bs_plan; /* "ok,refuse,..." per Bootstrap-Request; then ok */
     unsigned bs_count;
-    uint32_t bs_xid; /* the outstanding bootstrap exchange */
+    uint32_t bs_xid;        /* the outstanding bootstrap exchange */
     const char *exit_after; /* "register", "deregister", "bootstrap" */
     /* state */
     struct dk_addr device; /* last registered (or bootstrapping) device */
@@ -127,8 +127,8 @@ static void bs_response(struct dk_coap_ep *ep, void *user, uint32_t id,
     struct peer *p = user;
     if (id != p->bs_xid)
         return; /* an earlier bootstrap that a newer Bootstrap-Request replaced */
-    static const char *names[] = {"bs-delete /", "bs-write /0/1", "bs-write /1/1",
-                                  "bs-write /12/0", "bs-finish"};
+    static const char *names[] = {"bs-delete /", "bs-write /0/1", "bs-write /1/1", "bs-write /12/0",
+                                  "bs-finish"};
     char code[8] = "timeout";
     if (res->status == 0)
         code_str(res->msg->code, code);
@@ -183,15 +183,15 @@ static void bs_next(struct peer *p, dk_time_t now)
             {dk_lwm2m_path_res(0, 1, 1), dk_lwm2m_bool(false), 0},
             {dk_lwm2m_path_res(0, 1, 2), dk_lwm2m_int(p->server_psk >= 0 ? 0 : 3), 0},
             {dk_lwm2m_path_res(0, 1, 3),
-             p->server_psk >= 0 ? dk_lwm2m_opaque(p->psks[p->server_psk].id,
-                                                  strlen(p->psks[p->server_psk].id))
-                                : dk_lwm2m_opaque("", 0),
+             p->server_psk >= 0
+                 ? dk_lwm2m_opaque(p->psks[p->server_psk].id, strlen(p->psks[p->server_psk].id))
+                 : dk_lwm2m_opaque("", 0),
              0},
             {dk_lwm2m_path_res(0, 1, 4), dk_lwm2m_opaque("", 0), 0},
             {dk_lwm2m_path_res(0, 1, 5),
-             p->server_psk >= 0 ? dk_lwm2m_opaque(p->psks[p->server_psk].key,
-                                                  p->psks[p->server_psk].key_len)
-                                : dk_lwm2m_opaque("", 0),
+             p->server_psk >= 0
+                 ? dk_lwm2m_opaque(p->psks[p->server_psk].key, p->psks[p->server_psk].key_len)
+                 : dk_lwm2m_opaque("", 0),
              0},
             {dk_lwm2m_path_res(0, 1, 10), dk_lwm2m_int(1), 0},
         };
@@ -219,8 +219,8 @@ static void bs_next(struct peer *p, dk_time_t now)
             {dk_lwm2m_path_res(12, 0, 0), dk_lwm2m_str("wlan0"), 0},
             {dk_lwm2m_path_res(12, 0, 1), dk_lwm2m_bool(true), 0},
             {dk_lwm2m_path_res(12, 0, 5), dk_lwm2m_str(p->wifi_ssid), 0},
-            {dk_lwm2m_path_res(12, 0, 8), dk_lwm2m_int(1), 0},   /* client */
-            {dk_lwm2m_path_res(12, 0, 15), dk_lwm2m_int(2), 0},  /* WPA2-PSK */
+            {dk_lwm2m_path_res(12, 0, 8), dk_lwm2m_int(1), 0},  /* client */
+            {dk_lwm2m_path_res(12, 0, 15), dk_lwm2m_int(2), 0}, /* WPA2-PSK */
             {dk_lwm2m_path_res(12, 0, 18), dk_lwm2m_str(p->wifi_psk), 0},
         };
         if (tlv_of(&base, recs, sizeof recs / sizeof recs[0], body, sizeof body, &len) != 0)
@@ -329,8 +329,8 @@ static void handler(struct dk_coap_ep *ep, void *user, const struct dk_coap_req 
         get_q(m, "lwm2m", ver, sizeof ver);
         get_q(m, "b", b, sizeof b);
         snprintf(p->rd_loc, sizeof p->rd_loc, "%d", ++p->next_rd);
-        out("register ep=%s lt=%s lwm2m=%s b=%s from %s at /rd/%s links=%s", epn, lt, ver, b,
-            from, p->rd_loc, links);
+        out("register ep=%s lt=%s lwm2m=%s b=%s from %s at /rd/%s links=%s", epn, lt, ver, b, from,
+            p->rd_loc, links);
         p->device = *req->peer;
         p->have_device = true;
         resp->msg.code = DK_COAP_CREATED;
@@ -406,14 +406,13 @@ static void run_command(struct peer *p, char *line, dk_time_t now)
     const char *cmd = words[0], *path = nw > 1 ? words[1] : "/";
     if (strcmp(cmd, "cancel") == 0) {
         unsigned which = (unsigned)atoi(path);
-        int rc = which < 1024 ? dk_coap_ep_observe_cancel(&p->ep, cmd_ids[which], now)
-                              : DK_ENOTFOUND;
+        int rc =
+            which < 1024 ? dk_coap_ep_observe_cancel(&p->ep, cmd_ids[which], now) : DK_ENOTFOUND;
         if (rc != 0)
             out("error %u %s", id, dk_strerror(rc));
         return;
     }
-    if (strcmp(cmd, "get") == 0 || strcmp(cmd, "observe") == 0 ||
-        strcmp(cmd, "discover") == 0) {
+    if (strcmp(cmd, "get") == 0 || strcmp(cmd, "observe") == 0 || strcmp(cmd, "discover") == 0) {
         dk_coap_client_req_init(&r, DK_COAP_GET, path);
         if (nw > 2)
             r.accept = atoi(words[2]);
@@ -497,9 +496,8 @@ static int psk_lookup(void *user, const struct dk_addr *peer, const uint8_t *ide
     return DK_ENOTFOUND;
 }
 
-static void on_endpoint_event(void *user, const struct dk_addr *peer,
-                              enum dk_endpoint_event ev, const struct dk_dtls_peer_info *info,
-                              int err)
+static void on_endpoint_event(void *user, const struct dk_addr *peer, enum dk_endpoint_event ev,
+                              const struct dk_dtls_peer_info *info, int err)
 {
     char a[DK_ADDR_STRLEN];
     (void)user;
@@ -515,8 +513,7 @@ static void on_endpoint_event(void *user, const struct dk_addr *peer,
 static bool add_psk(struct peer *p, const char *arg)
 {
     const char *colon = strrchr(arg, ':');
-    if (!colon || colon == arg || p->npsk == 4 ||
-        (size_t)(colon - arg) > DK_DTLS_PSK_ID_MAX)
+    if (!colon || colon == arg || p->npsk == 4 || (size_t)(colon - arg) > DK_DTLS_PSK_ID_MAX)
         return false;
     memcpy(p->psks[p->npsk].id, arg, (size_t)(colon - arg));
     if (dk_hex_decode(p->psks[p->npsk].key, DK_DTLS_PSK_MAX, colon + 1, strlen(colon + 1),
@@ -568,14 +565,30 @@ int main(int argc, char **argv)
     p.server_psk = -1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'p': port = atol(optarg); break;
-        case 's': p.server_uri = optarg; break;
-        case 'l': p.lifetime = atol(optarg); break;
-        case 'w': p.wifi_ssid = optarg; break;
-        case 'k': p.wifi_psk = optarg; break;
-        case 'r': p.bs_plan = optarg; break;
-        case 'x': p.exit_after = optarg; break;
-        case 'd': debug = true; break;
+        case 'p':
+            port = atol(optarg);
+            break;
+        case 's':
+            p.server_uri = optarg;
+            break;
+        case 'l':
+            p.lifetime = atol(optarg);
+            break;
+        case 'w':
+            p.wifi_ssid = optarg;
+            break;
+        case 'k':
+            p.wifi_psk = optarg;
+            break;
+        case 'r':
+            p.bs_plan = optarg;
+            break;
+        case 'x':
+            p.exit_after = optarg;
+            break;
+        case 'd':
+            debug = true;
+            break;
         case 'P':
             if (!add_psk(&p, optarg)) {
                 usage();
@@ -589,7 +602,9 @@ int main(int argc, char **argv)
             }
             p.server_psk = (int)p.npsk - 1;
             break;
-        default: usage(); return 2;
+        default:
+            usage();
+            return 2;
         }
     }
     if (!p.wifi_ssid != !p.wifi_psk) {

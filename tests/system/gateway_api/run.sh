@@ -43,7 +43,8 @@ trap cleanup EXIT
 start_gw() {
   local prog=$1 dir=$2 name=$3
   shift 3
-  "$prog" --data "$dir" --listen 127.0.0.1 --http-port 0 "$@" >"$T/$name.out" 2>"$T/$name.err" &
+  "$prog" --data "$dir" --listen 127.0.0.1 --http-port 0 --bs-port 0 --server-port 0 "$@" \
+    >"$T/$name.out" 2>"$T/$name.err" &
   GW_PID=$!
   PORT=
   for _ in $(seq 200); do
@@ -110,13 +111,14 @@ check "token printed once at first start" grep -qx "$TOKEN" "$T/gw1.out"
 check "data directory is 0700" test "$(stat -c %a "$D1")" = 700
 check "database is mode 0600" test "$(stat -c %a "$D1/gateway.db")" = 600
 check "database is in WAL mode" test "$(sqlite3 "$D1/gateway.db" 'PRAGMA journal_mode')" = wal
-check "engines reported honestly as not available" grep -q 'bootstrap server: not available yet' "$T/gw1.err"
+check "engines say where they listen" bash -c "grep -q '^bootstrap server listening on coaps://127.0.0.1:[0-9]*/$' '$T/gw1.out' && grep -q '^lwm2m server listening on coaps://127.0.0.1:[0-9]*/$' '$T/gw1.out'"
 check "database is not readable by others" bash -c "[[ \$(stat -c %a '$D1/gateway.db-wal') == 600 ]]"
-"$BIN/duckling-gateway" --data "$D1" --http-port 0 >/dev/null 2>"$T/err"
+"$BIN/duckling-gateway" --data "$D1" --http-port 0 --bs-port 0 --server-port 0 >/dev/null 2>"$T/err"
 check "a second gateway on the same data directory is refused (exit 1)" test $? -eq 1
 check "  saying why" grep -q 'another duckling-gateway' "$T/err"
 
-"$BIN/duckling-gateway" --data "$T/other" --listen 127.0.0.1 --http-port "$PORT" >/dev/null 2>"$T/err"
+"$BIN/duckling-gateway" --data "$T/other" --listen 127.0.0.1 --http-port "$PORT" --bs-port 0 \
+  --server-port 0 >/dev/null 2>"$T/err"
 check "HTTP port in use: exit 1" test $? -eq 1
 check "  saying so" grep -q "^duckling-gateway: HTTP on 127.0.0.1 port $PORT: cannot listen" "$T/err"
 
@@ -135,10 +137,14 @@ check "not a Bearer token: 401" test "$code" = 401
 code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
   --data-binary "{\"label\":\"$LABEL\"}" "$URL/api/oob")
 check "POST without token: 401 and nothing stored" test "$code" = 401
-code=$(curl -s -o "$T/body" -w '%{http_code}' -N "$URL/api/events?token=$TOKEN" --max-time 1)
-check "event stream takes ?token= (EventSource has no headers)" test "$code" = 200
-code=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/api/events?token=nope" --max-time 2)
-check "event stream with a wrong ?token=: 401" test "$code" = 401
+# EventSource has no headers: the stream takes a one-time ticket, never the token.
+ticket=$(curl -s -X POST -H "Authorization: Bearer $TOKEN" "$URL/api/events/ticket" | jq -r .ticket)
+code=$(curl -s -o "$T/body" -w '%{http_code}' -N "$URL/api/events?ticket=$ticket" --max-time 1)
+check "event stream takes a ?ticket= from POST /api/events/ticket" test "$code" = 200
+code=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/api/events?ticket=$ticket" --max-time 2)
+check "a used ticket: 401" test "$code" = 401
+code=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/api/events?token=$TOKEN" --max-time 2)
+check "the token in the URL is not accepted: 401" test "$code" = 401
 echo "$TOKEN" | sed 's/./0/g' >"$T/wrong.token"
 $BIN/duckling --gateway "$URL" --token-file "$T/wrong.token" pending >/dev/null 2>"$T/err"
 check "duckling with a wrong token exits 1" test $? -eq 1
@@ -209,15 +215,15 @@ check "DELETE a label twice: 404" test "$code" = 404
 code=$(api GET /api/devices)
 check "scanned devices are listed as expected" bash -c "grep -q '\"endpoint\":\"055192\",\"state\":\"expected\"' '$T/body'"
 $DK pending >"$T/out"
-check "duckling pending (no Bootstrap Server yet: none)" grep -q 'no pending bootstrap requests' "$T/out"
+check "duckling pending (no device asked yet: none)" grep -q 'no pending bootstrap requests' "$T/out"
 $DK approve 055192 >/dev/null 2>"$T/err"
 check "approve without a request exits 1 with the API's 404" grep -q 'no pending bootstrap request for 055192 (HTTP 404)' "$T/err"
 $DK read 055192 /3303/0/5700 >/dev/null 2>"$T/err"
-check "device operations without the LwM2M Server: exit 1, 503" grep -q 'LwM2M Server is not running.*(HTTP 503)' "$T/err"
+check "device operations on a device not registered: exit 1, 409" grep -q 'not registered with the LwM2M Server (HTTP 409)' "$T/err"
 $DK read nobody /3/0/0 >/dev/null 2>"$T/err"
 check "device operations on an unknown device: 404" grep -q 'no such device: nobody (HTTP 404)' "$T/err"
 $DK status >"$T/out"
-check "duckling status says what is not available" grep -q 'bootstrap server: not available yet in this build' "$T/out"
+check "duckling status says what runs" grep -q 'bootstrap server: running on coaps port' "$T/out"
 
 echo "# web UI files and path traversal"
 code=$(curl -s -o "$T/body" -w '%{http_code}' -D "$T/hdr" "$URL/")

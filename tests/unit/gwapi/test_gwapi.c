@@ -82,6 +82,7 @@ static void test_routes(void **state)
     expect_kind("DELETE", "/api/devices/055192/3303/0/5700/observe", DK_GW_CMD_UNOBSERVE);
     expect_kind("GET", "/api/audit", DK_GW_CMD_AUDIT);
     expect_kind("GET", "/api/events", DK_GW_CMD_EVENTS);
+    expect_kind("POST", "/api/events/ticket", DK_GW_CMD_EVENTS_TICKET);
     expect_kind("GET", "/", DK_GW_CMD_STATIC);
     expect_kind("HEAD", "/app.js", DK_GW_CMD_STATIC);
 
@@ -107,6 +108,8 @@ static void test_not_found_and_methods(void **state)
     expect_status("GET", "/api/pending/ep/approve", NULL, 405, "POST");
     expect_status("PATCH", "/api/devices/ep/3/0/1", NULL, 405, NULL);
     expect_status("POST", "/api/events", NULL, 405, NULL);
+    expect_status("GET", "/api/events/ticket", NULL, 405, "POST");
+    expect_status("POST", "/api/events/other", NULL, 404, NULL);
     expect_status("DELETE", "/index.html", NULL, 405, NULL);
     struct parsed *p = parse("PUT", "/api/oob", NULL, NULL);
     assert_string_equal(p->err.allow, "GET, POST");
