@@ -1311,20 +1311,12 @@ int dk_gw_setup(struct dk_gw *gw, const struct dk_gw_config *cfg)
         bool any = IN6_IS_ADDR_UNSPECIFIED(&addr.u.in6.sin6_addr);
         flags |= any ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
     }
-    unsigned max_conn = cfg->max_connections ? cfg->max_connections : 64;
-    /* One host may hold a quarter of the connections: a single client that
-     * opens and abandons connections can then never bring the daemon to its
-     * limit. (At the limit the kernel queues further connections; libmicro-
-     * httpd 0.9.75 misses the end of one that was closed while it was queued
-     * until its 60 s timeout, so a burst of abandoned connections kept the API
-     * unreachable for minutes: tests/system/faults/hostile.sh.) */
-    unsigned per_ip = max_conn / 4 ? max_conn / 4 : 1;
     gw->mhd = MHD_start_daemon(
         flags, cfg->port, NULL, NULL, on_request, gw, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, gw,
         MHD_OPTION_SOCK_ADDR, &addr.u.sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, gw,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL, MHD_OPTION_CONNECTION_LIMIT, max_conn,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(cfg->max_connections ? cfg->max_connections : 64), MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)60, MHD_OPTION_END);
     if (!gw->mhd) {
         dk_error(cfg->log, MOD, "cannot listen on %s port %u", ip, (unsigned)cfg->port);
         return DK_EIO;
@@ -1345,36 +1337,13 @@ uint16_t dk_gw_port(const struct dk_gw *gw)
     return gw->port;
 }
 
-static unsigned mhd_connections(struct dk_gw *gw)
-{
-    const union MHD_DaemonInfo *ci =
-        MHD_get_daemon_info(gw->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-    return ci ? ci->num_connections : 0;
-}
-
-/* At the connection limit MHD takes the listening socket out of its epoll
- * set, and puts it back only at the start of a later MHD_run(): after a run
- * that closed connections, nothing may ever wake us again (no connection
- * left, no timeout) and the gateway would stop accepting for good (found by
- * tests/system/faults/hostile.sh). So run again while a run changes the
- * number of connections (a bounded number of times per wake-up). */
-static void run_mhd(struct dk_gw *gw)
-{
-    for (int i = 0; i < 16; i++) {
-        unsigned before = mhd_connections(gw);
-        MHD_run(gw->mhd);
-        if (mhd_connections(gw) == before)
-            return;
-    }
-    gw->kick = true; /* still changing: the timer runs it again at once */
-}
-
 static void on_ready(void *user, int fd, short revents, dk_time_t now)
 {
     (void)fd;
     (void)revents;
     (void)now;
-    run_mhd(user);
+    struct dk_gw *gw = user;
+    MHD_run(gw->mhd);
 }
 
 static dk_time_t on_timer(void *user, dk_time_t now)
@@ -1402,7 +1371,7 @@ static dk_time_t on_timer(void *user, dk_time_t now)
     bool has_timeout = MHD_get_timeout(gw->mhd, &t) == MHD_YES;
     if (gw->kick || (has_timeout && t == 0)) {
         gw->kick = false;
-        run_mhd(gw);
+        MHD_run(gw->mhd);
         has_timeout = MHD_get_timeout(gw->mhd, &t) == MHD_YES;
     }
     dk_time_t next = dk_time_min(gw->next_keepalive, gw->next_expiry);

@@ -147,36 +147,12 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
     return (int)len;
 }
 
-/* The length of the complete records at the start of d (0 when the first
- * one is incomplete). */
-static size_t whole_records(const uint8_t *d, size_t len)
-{
-    size_t off = 0;
-    while (off + 13 <= len) {
-        size_t end = off + 13 + ((size_t)d[off + 11] << 8 | d[off + 12]);
-        if (end > len)
-            break;
-        off = end;
-    }
-    return off;
-}
-
 static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
     struct mb_sess *m = ctx;
     if (!m->rx || m->rx_used)
         return MBEDTLS_ERR_SSL_WANT_READ;
     size_t n = m->rx_len < len ? m->rx_len : len; /* datagram semantics: truncate */
-    /* mbedTLS 2.28 ends the session (MBEDTLS_ERR_SSL_INTERNAL_ERROR, "should
-     * never happen" in mbedtls_ssl_fetch_input) when a datagram holds a
-     * record followed by fewer bytes than a record header, so one forged
-     * datagram could cut an established session. Such a tail is no record
-     * (records never span datagrams, RFC 6347 §4.1.1): it is dropped here.
-     * A datagram without one whole record goes in as it is; mbedTLS discards
-     * it. Found by tests/fuzz/fuzz_dtls_session.c. */
-    size_t whole = whole_records(m->rx, n);
-    if (whole)
-        n = whole;
     memcpy(buf, m->rx, n);
     m->rx_used = true;
     return (int)n;
