@@ -67,12 +67,25 @@ if [[ " ${backends[*]} " == *" gnutls "* ]]; then
   stop_server
 fi
 
+# start_libcoap_server LIB ARGS...: libcoap serves coap on port-1 and coaps on
+# port; both must be free, so retry on other ports if it cannot bind.
+start_libcoap_server() {
+  local lib=$1; shift
+  local try
+  for try in 1 2 3 4 5 6 7 8; do
+    sport=$(dk_free_udp_port)
+    coap-server-$lib -A 127.0.0.1 -p $((sport - 1)) "$@" -v 0 > s-$lib.log 2>&1 &
+    pid=$!
+    sleep 0.3
+    if kill -0 $pid 2>/dev/null; then DK_PIDS+=($pid); return 0; fi
+  done
+  dk_fail "coap-server-$lib would not start: $(cat s-$lib.log)"
+}
+
 # Our client against libcoap's DTLS servers.
 for be in "${backends[@]}"; do
   for lib in openssl gnutls; do
-    sport=$(dk_free_udp_port)
-    coap-server-$lib -A 127.0.0.1 -p $((sport - 1)) -k secretpsk -h dev-1 -v 0 > s-$lib.log 2>&1 &
-    pid=$!; DK_PIDS+=($pid)
+    start_libcoap_server $lib -k secretpsk -h dev-1
     # libcoap's server listens for coaps on port+1.
     ok=0
     for i in $(seq 30); do
@@ -85,8 +98,7 @@ for be in "${backends[@]}"; do
     fi
     kill $pid; wait $pid 2>/dev/null || true
     dk_pass "our $be client PSK against coap-server-$lib (and a wrong key fails)"
-    coap-server-$lib -A 127.0.0.1 -p $((sport - 1)) -c server.pem -j server.key -C ca.pem -v 0 > s-$lib.log 2>&1 &
-    pid=$!; DK_PIDS+=($pid)
+    start_libcoap_server $lib -c server.pem -j server.key -C ca.pem
     ok=0
     for i in $(seq 30); do
       if "$peer" client --backend "$be" --timeout-ms 3000 --cert client.der --key client.key.der --ca ca.der GET "coaps://127.0.0.1:$sport/" > c.out 2>&1; then ok=1; break; fi
