@@ -83,7 +83,7 @@ struct fleet {
     struct heap_e {
         dk_time_t t;
         uint32_t i;
-    } *heap;
+    } * heap;
     size_t hn, hcap;
     size_t next_start, onboarding, registered, failed;
     unsigned update_pm;
@@ -622,29 +622,28 @@ static void run_until(dk_time_t end, size_t concurrency, const char *bs_uri, boo
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: " PROG " (--factory DIR | --psk-devices N --labels FILE) [OPTIONS]\n"
-            "\n"
-            "Many LwM2M client engines in one process, each with its own UDP socket\n"
-            "(and DTLS session), onboarding against a gateway, then staying registered.\n"
-            "\n"
-            "  --factory DIR        devices of a duckling-factory batch (DIR/<endpoint>/)\n"
-            "  --psk-devices N      make N PSK devices here; their labels go to --labels\n"
-            "  --labels FILE        where --psk-devices writes the OOB labels, one a line\n"
-            "  --count N            use at most N devices of --factory\n"
-            "  --bs-uri URI         Bootstrap Server URI (default: the factory store's)\n"
-            "  --backend B          DTLS backend of the clients: gnutls (default) or mbedtls\n"
-            "  --concurrency C      devices onboarding at once (default 64)\n"
-            "  --timeout S          give up onboarding after S seconds (default 600)\n"
-            "  --wait-go            after 'ready N', wait for a line 'go' on stdin\n"
-            "  --hold S             then stay registered S seconds, counting updates\n"
-            "  --update-pm P        update after P per mille of the lifetime (default 500)\n"
-            "  --log-level L        error (default), warn, info, debug (stderr)\n"
-            "  --help, --version\n"
-            "\n"
-            "Output lines: ready N; onboarded N SECONDS RATE; failed N;\n"
-            "hold SECONDS UPDATES RATE RETRANSMISSIONS TIMEOUTS; rss KIB.\n"
-            "Exit status: 0 success, 1 failure, 2 bad usage.\n");
+    fprintf(out, "Usage: " PROG " (--factory DIR | --psk-devices N --labels FILE) [OPTIONS]\n"
+                 "\n"
+                 "Many LwM2M client engines in one process, each with its own UDP socket\n"
+                 "(and DTLS session), onboarding against a gateway, then staying registered.\n"
+                 "\n"
+                 "  --factory DIR        devices of a duckling-factory batch (DIR/<endpoint>/)\n"
+                 "  --psk-devices N      make N PSK devices here; their labels go to --labels\n"
+                 "  --labels FILE        where --psk-devices writes the OOB labels, one a line\n"
+                 "  --count N            use at most N devices of --factory\n"
+                 "  --bs-uri URI         Bootstrap Server URI (default: the factory store's)\n"
+                 "  --backend B          DTLS backend of the clients: gnutls (default) or mbedtls\n"
+                 "  --concurrency C      devices onboarding at once (default 64)\n"
+                 "  --timeout S          give up onboarding after S seconds (default 600)\n"
+                 "  --wait-go            after 'ready N', wait for a line 'go' on stdin\n"
+                 "  --hold S             then stay registered S seconds, counting updates\n"
+                 "  --update-pm P        update after P per mille of the lifetime (default 500)\n"
+                 "  --log-level L        error (default), warn, info, debug (stderr)\n"
+                 "  --help, --version\n"
+                 "\n"
+                 "Output lines: ready N; onboarded N SECONDS RATE; failed N;\n"
+                 "hold SECONDS UPDATES RATE RETRANSMISSIONS TIMEOUTS; rss KIB.\n"
+                 "Exit status: 0 success, 1 failure, 2 bad usage.\n");
 }
 
 int main(int argc, char **argv)
@@ -654,15 +653,21 @@ int main(int argc, char **argv)
     size_t psk_n = 0, count = (size_t)-1, concurrency = 64;
     long timeout_s = 600, hold_s = 0;
     bool wait_go = false;
-    static const struct option opts[] = {
-        {"factory", required_argument, 0, 'f'},     {"psk-devices", required_argument, 0, 'p'},
-        {"labels", required_argument, 0, 'l'},      {"count", required_argument, 0, 'n'},
-        {"bs-uri", required_argument, 0, 'b'},      {"backend", required_argument, 0, 'B'},
-        {"concurrency", required_argument, 0, 'c'}, {"timeout", required_argument, 0, 't'},
-        {"wait-go", no_argument, 0, 'g'},           {"hold", required_argument, 0, 'H'},
-        {"update-pm", required_argument, 0, 'u'},   {"log-level", required_argument, 0, 'L'},
-        {"help", no_argument, 0, 'h'},              {"version", no_argument, 0, 'V'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"factory", required_argument, 0, 'f'},
+                                         {"psk-devices", required_argument, 0, 'p'},
+                                         {"labels", required_argument, 0, 'l'},
+                                         {"count", required_argument, 0, 'n'},
+                                         {"bs-uri", required_argument, 0, 'b'},
+                                         {"backend", required_argument, 0, 'B'},
+                                         {"concurrency", required_argument, 0, 'c'},
+                                         {"timeout", required_argument, 0, 't'},
+                                         {"wait-go", no_argument, 0, 'g'},
+                                         {"hold", required_argument, 0, 'H'},
+                                         {"update-pm", required_argument, 0, 'u'},
+                                         {"log-level", required_argument, 0, 'L'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 'V'},
+                                         {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end = NULL;
@@ -676,21 +681,51 @@ int main(int argc, char **argv)
             }
         }
         switch (o) {
-        case 'f': factory = optarg; break;
-        case 'p': psk_n = (size_t)v; break;
-        case 'l': labels = optarg; break;
-        case 'n': count = (size_t)v; break;
-        case 'b': bs_uri = optarg; break;
-        case 'B': backend = optarg; break;
-        case 'c': concurrency = v ? (size_t)v : 1; break;
-        case 't': timeout_s = v; break;
-        case 'g': wait_go = true; break;
-        case 'H': hold_s = v; break;
-        case 'u': F.update_pm = (unsigned)v; break;
-        case 'L': level = optarg; break;
-        case 'h': usage(stdout); return 0;
-        case 'V': printf(PROG " %s\n", DK_VERSION); return 0;
-        default: usage(stderr); return 2;
+        case 'f':
+            factory = optarg;
+            break;
+        case 'p':
+            psk_n = (size_t)v;
+            break;
+        case 'l':
+            labels = optarg;
+            break;
+        case 'n':
+            count = (size_t)v;
+            break;
+        case 'b':
+            bs_uri = optarg;
+            break;
+        case 'B':
+            backend = optarg;
+            break;
+        case 'c':
+            concurrency = v ? (size_t)v : 1;
+            break;
+        case 't':
+            timeout_s = v;
+            break;
+        case 'g':
+            wait_go = true;
+            break;
+        case 'H':
+            hold_s = v;
+            break;
+        case 'u':
+            F.update_pm = (unsigned)v;
+            break;
+        case 'L':
+            level = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf(PROG " %s\n", DK_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc || (!factory == !psk_n) || (psk_n && (!labels || !bs_uri)) ||

@@ -97,7 +97,7 @@ static void test_every_new_peer_gets_its_hello_verify_request(void **state)
         struct dk_addr from;
         int n = dk_udp_recv(&peer[i], &from, buf, sizeof buf);
         assert_true(n > 13 + 12);
-        assert_int_equal(buf[0], 22);  /* handshake record */
+        assert_int_equal(buf[0], 22); /* handshake record */
         assert_int_equal(buf[13], 3); /* HelloVerifyRequest */
         dk_dtls_session_free(s[i]);
         dk_udp_close(&peer[i]);
